@@ -1,0 +1,50 @@
+# Tuneboard — `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO ?= 1
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench demo install install-dev chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(STAMP)-dev: requirements.txt requirements-dev.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP)
+
+install-dev: $(STAMP)-dev
+
+## run: install, migrate, load the demo jobs and start server, sampler and simulator
+run: install
+	HOST=$(HOST) PORT=$(PORT) DEMO=$(DEMO) PY=$(PY) scripts/run
+
+## test: lint and the whole test suite (browser tests included)
+test: install-dev chromium
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,206 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from . import services
+from .models import ApiToken, Job, LogEntry, MetricPoint, Stage
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    extra = 0
+    can_delete = False
+    max_num = 5
+    fields = ("order", "name", "status", "progress", "message", "started_at", "finished_at")
+    readonly_fields = ("order", "name")
+    ordering = ("order",)
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        tags = set()
+        for job_tags in Job.objects.values_list("tags", flat=True)[:2000]:
+            tags.update(job_tags or [])
+        return [(tag, tag) for tag in sorted(tags)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(tags_text__contains=f",{self.value()},")
+        return queryset
+
+
+class ModelFilter(admin.SimpleListFilter):
+    title = "model"
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        models = Job.objects.order_by().values_list("base_model", flat=True).distinct()
+        return [(m, m) for m in sorted(models) if m]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(base_model=self.value())
+        return queryset
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "uid",
+        "name",
+        "status",
+        "base_model",
+        "dataset",
+        "progress_display",
+        "started_at",
+        "duration_display",
+    )
+    list_filter = ("status", ModelFilter, TagFilter)
+    search_fields = ("uid", "name", "base_model", "dataset")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    inlines = [StageInline]
+    readonly_fields = ("tags_text", "latest_metrics", "loss_sparkline", "last_heartbeat")
+    fieldsets = (
+        (None, {"fields": ("uid", "name", "base_model", "dataset", "tags", "notes", "config")}),
+        (
+            "Progress",
+            {
+                "fields": (
+                    "status",
+                    "progress",
+                    "current_step",
+                    "total_steps",
+                    "epoch",
+                    "total_epochs",
+                    "queue_position",
+                    "host",
+                )
+            },
+        ),
+        ("Timing", {"fields": ("created_at", "started_at", "finished_at", "last_heartbeat")}),
+        (
+            "Error",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "error_type",
+                    "error_message",
+                    "error_stage",
+                    "error_step",
+                    "error_traceback",
+                ),
+            },
+        ),
+        (
+            "Deployment and summaries",
+            {
+                "classes": ("collapse",),
+                "fields": ("deployment", "latest_metrics", "loss_sparkline"),
+            },
+        ),
+    )
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_display(self, job):
+        return f"{job.progress:.0f}%"
+
+    @admin.display(description="duration")
+    def duration_display(self, job):
+        return _duration(job.duration)
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ("job", "name", "status", "progress", "started_at", "finished_at")
+    list_filter = ("status", "name")
+    raw_id_fields = ("job",)
+    list_select_related = ("job",)
+    list_per_page = 100
+    search_fields = ("job__uid",)
+
+
+@admin.register(MetricPoint)
+class MetricPointAdmin(admin.ModelAdmin):
+    list_display = ("job", "key", "step", "epoch", "value", "wall_time")
+    raw_id_fields = ("job",)
+    list_select_related = ("job",)
+    search_fields = ("job__uid", "key")
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("-id",)
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    list_display = ("job", "seq", "time", "level", "short_message")
+    list_filter = ("level",)
+    raw_id_fields = ("job",)
+    list_select_related = ("job",)
+    search_fields = ("job__uid", "message")
+    date_hierarchy = "time"
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("-id",)
+
+    @admin.display(description="message")
+    def short_message(self, entry):
+        return entry.message[:120]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "user", "created_at", "last_used_at", "expires_at", "state")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        "user",
+        "name",
+        "expires_at",
+        "job_scope",
+        "tag_prefixes",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    actions = ["revoke"]
+
+    @admin.display(description="state")
+    def state(self, token):
+        if token.revoked_at:
+            return format_html('<span style="color:#dc2626">revoked</span>')
+        return "active" if token.is_active else "expired"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = services.token_create(
+            user=obj.user,
+            name=obj.name,
+            job_scope=obj.job_scope,
+            tag_prefixes=obj.tag_prefixes,
+            expires_at=obj.expires_at,
+        )
+        obj.pk = token.pk
+        obj.prefix, obj.key_hash = token.prefix, token.key_hash
+        messages.warning(request, f"New token (shown once, copy it now): {raw}")
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            services.token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")

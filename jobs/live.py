@@ -1,0 +1,66 @@
+"""Pushing stored changes to the browsers watching them.
+
+Service functions call `broadcast_after_commit`; the message is sent to the Channels
+group only once the transaction that stored the data has committed, so a browser never
+sees data that could still roll back. A channel layer that is down never fails a write:
+the error is logged once per outage and the write stands.
+"""
+
+import logging
+import math
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_GROUP = "dashboard"
+_layer_failing = False
+
+
+def job_group(uid):
+    return f"job.{uid}"
+
+
+def encode_float(value):
+    """A float for JSON: finite as is, NaN and ±inf as the strings JSON lacks numbers for."""
+    if value is None:
+        return None
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def isoformat(dt):
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def group_send(group, payload):
+    """Send `payload` to every socket in `group` now; log (once) instead of raising."""
+    global _layer_failing
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "tb.event", "payload": payload})
+    except Exception:
+        if not _layer_failing:
+            logger.exception("Live update to %s failed; writes continue without push", group)
+        _layer_failing = True
+    else:
+        if _layer_failing:
+            logger.warning("Live updates are flowing again")
+        _layer_failing = False
+
+
+def broadcast_after_commit(groups, payload):
+    """Send `payload` to each group once the current transaction commits."""
+
+    def send():
+        for group in groups:
+            group_send(group, payload)
+
+    transaction.on_commit(send)

@@ -1,0 +1,153 @@
+"""Every write of resource samples: the local sampler, the remote host agent, mock data."""
+
+from django.db import transaction
+
+from jobs.live import DASHBOARD_GROUP, broadcast_after_commit, isoformat, job_group
+from jobs.models import Job
+from jobs.services import InvalidInput, clean_text, parse_number, parse_time
+
+from .models import ResourceSample
+
+MAX_SAMPLES_PER_BATCH = 1000
+_NUMBER_FIELDS = {
+    "cpu_percent": (0, None),
+    "cpu_temp": (-100, 300),
+    "ram_used": (0, None),
+    "ram_total": (0, None),
+    "swap_used": (0, None),
+    "swap_total": (0, None),
+    "disk_used": (0, None),
+    "disk_total": (0, None),
+    "disk_read_rate": (0, None),
+    "disk_write_rate": (0, None),
+    "net_rx_rate": (0, None),
+    "net_tx_rate": (0, None),
+}
+_INT_FIELDS = {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
+_GPU_FIELDS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
+
+
+def _clean_gpus(raw):
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > 64:
+        raise ValueError("Expected a list of at most 64 GPU readings.")
+    gpus = []
+    for index, gpu in enumerate(raw):
+        if not isinstance(gpu, dict):
+            raise ValueError(f"GPU {index}: expected an object.")
+        clean = {"index": gpu.get("index", index), "name": str(gpu.get("name") or "")[:200]}
+        for field in _GPU_FIELDS:
+            value = gpu.get(field)
+            if value is not None:
+                try:
+                    value = parse_number(value, minimum=0)
+                except ValueError as exc:
+                    raise ValueError(f"GPU {index} {field}: {exc}") from None
+            clean[field] = value
+        gpus.append(clean)
+    return gpus
+
+
+def _clean_sample(raw, errors):
+    if not isinstance(raw, dict):
+        errors["non_field_errors"] = ["Expected an object."]
+        return None
+    clean = {}
+    try:
+        clean["time"] = parse_time(raw.get("time"))
+    except ValueError as exc:
+        errors["time"] = [str(exc)]
+    for field, (low, high) in _NUMBER_FIELDS.items():
+        value = raw.get(field)
+        if value is None:
+            continue
+        try:
+            value = parse_number(value, minimum=low, maximum=high)
+        except ValueError as exc:
+            errors[field] = [str(exc)]
+            continue
+        clean[field] = int(value) if field in _INT_FIELDS else value
+    cores = raw.get("cpu_per_core")
+    if cores is not None:
+        try:
+            if not isinstance(cores, list) or len(cores) > 1024:
+                raise ValueError("Expected a list of at most 1024 numbers.")
+            clean["cpu_per_core"] = [parse_number(c, minimum=0, maximum=100) for c in cores]
+        except ValueError as exc:
+            errors["cpu_per_core"] = [str(exc)]
+    try:
+        clean["gpus"] = _clean_gpus(raw.get("gpus"))
+    except ValueError as exc:
+        errors["gpus"] = [str(exc)]
+    return clean
+
+
+def sample_payload(sample):
+    """The shape of one sample in the API and live pushes."""
+    return {
+        "host": sample.host,
+        "time": isoformat(sample.time),
+        "job": sample.job.uid if sample.job_id else None,
+        "resolution": sample.resolution,
+        "cpu_percent": sample.cpu_percent,
+        "cpu_per_core": sample.cpu_per_core,
+        "cpu_temp": sample.cpu_temp,
+        "ram_used": sample.ram_used,
+        "ram_total": sample.ram_total,
+        "swap_used": sample.swap_used,
+        "swap_total": sample.swap_total,
+        "gpus": sample.gpus,
+        "disk_used": sample.disk_used,
+        "disk_total": sample.disk_total,
+        "disk_read_rate": sample.disk_read_rate,
+        "disk_write_rate": sample.disk_write_rate,
+        "net_rx_rate": sample.net_rx_rate,
+        "net_tx_rate": sample.net_tx_rate,
+    }
+
+
+def resource_samples_ingest(*, host, samples, jobs=(), broadcast=True):
+    """Store a batch of samples from `host`, one row per sample and linked job.
+
+    `jobs` are the jobs running on the host; with none the samples are stored for the
+    host alone. Each stored sample is pushed to its job's group and the dashboard.
+    Returns the number of rows stored.
+    """
+    errors = {}
+    try:
+        host = clean_text(host, max_length=255, required=True)
+    except ValueError as exc:
+        errors["host"] = [str(exc)]
+    if not isinstance(samples, list) or not samples:
+        errors["samples"] = ["Expected a non-empty list of samples."]
+    elif len(samples) > MAX_SAMPLES_PER_BATCH:
+        errors["samples"] = [f"At most {MAX_SAMPLES_PER_BATCH} samples per batch."]
+    if errors:
+        raise InvalidInput(errors)
+    cleaned, sample_errors = [], {}
+    for index, raw in enumerate(samples):
+        err = {}
+        clean = _clean_sample(raw, err)
+        if err:
+            sample_errors[str(index)] = err
+        else:
+            cleaned.append(clean)
+    if sample_errors:
+        raise InvalidInput({"samples": sample_errors})
+
+    targets = list(jobs) or [None]
+    rows = [ResourceSample(host=host, job=job, **clean) for clean in cleaned for job in targets]
+    with transaction.atomic():
+        ResourceSample.objects.bulk_create(rows)
+        if broadcast:
+            newest = {}
+            for row in rows:
+                newest[row.job_id] = row
+            for row in newest.values():
+                payload = {"type": "resources", "sample": sample_payload(row)}
+                groups = [DASHBOARD_GROUP] + ([job_group(row.job.uid)] if row.job else [])
+                broadcast_after_commit(groups, payload)
+        if jobs:
+            Job.objects.filter(pk__in=[j.pk for j in jobs], host="").update(host=host)
+    return len(rows)
