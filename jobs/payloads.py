@@ -70,6 +70,7 @@ def job_card(job, stages=None):
         "latest_loss": latest_value(job, "train/loss"),
         "loss_sparkline": job.loss_sparkline,
         "error": job.error,
+        "alerts": job.active_alerts,
         "url": f"/job/{job.uid}",
     }
 
