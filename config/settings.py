@@ -236,13 +236,29 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "0")
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# TLS: on by default for a deployment (DEBUG off and a non-loopback host name), off for
+# the local `make run` on 127.0.0.1, and settable either way with TUNEBOARD_TLS.
+_LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+TUNEBOARD_TLS = envbool(
+    "TUNEBOARD_TLS", "1" if not DEBUG and set(ALLOWED_HOSTS) - _LOOPBACK else "0"
+)
+if TUNEBOARD_TLS:
+    SECURE_SSL_REDIRECT = True
+    # The reverse proxy terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "1")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "1")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,
