@@ -658,17 +658,6 @@ def metrics_ingest(*, job, points):
     cleaned = _clean_points(points)
     if not cleaned:
         return 0
-    rows = [
-        MetricPoint(
-            job_id=job.pk,
-            key=key,
-            step=step,
-            epoch=epoch,
-            value=None if math.isnan(value) else value,
-            wall_time=wall_time,
-        )
-        for (key, step), (value, epoch, wall_time) in cleaned.items()
-    ]
     by_key = {}
     for (key, step), (value, epoch, wall_time) in cleaned.items():
         by_key.setdefault(key, []).append((step, value, epoch, wall_time))
@@ -676,13 +665,7 @@ def metrics_ingest(*, job, points):
         series.sort(key=lambda item: item[0])
 
     with transaction.atomic():
-        MetricPoint.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["job", "key", "step"],
-            update_fields=["value", "epoch", "wall_time"],
-        )
+        _points_upsert(job.pk, cleaned)
         job = Job.objects.select_for_update().get(pk=job.pk)
         latest = dict(job.latest_metrics or {})
         for key, series in by_key.items():
@@ -724,7 +707,35 @@ def metrics_ingest(*, job, points):
                     "loss_sparkline": update["loss_sparkline"],
                 },
             )
-    return len(rows)
+    return len(cleaned)
+
+
+def _points_upsert(job_id, cleaned):
+    """INSERT … ON CONFLICT DO UPDATE of every point, as one executemany.
+
+    The ORM's bulk_create spends most of a 10 000-point batch compiling SQL for
+    small chunks; one parameterised statement run over all rows does the same work in a
+    fraction of the time (see bench/results). SQLite ≥ 3.24 and PostgreSQL share the syntax.
+    """
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    adapt_time = connection.ops.adapt_datetimefield_value
+    adapted = {}
+    params = []
+    for (key, step), (value, epoch, wall_time) in cleaned.items():
+        time_param = adapted.get(wall_time)
+        if time_param is None:
+            time_param = adapted[wall_time] = adapt_time(wall_time)
+        params.append((job_id, key, step, epoch, None if value != value else value, time_param))
+    table = qn(MetricPoint._meta.db_table)
+    columns = ", ".join(qn(c) for c in ("job_id", "key", "step", "epoch", "value", "wall_time"))
+    unique = ", ".join(qn(c) for c in ("job_id", "key", "step"))
+    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in ("value", "epoch", "wall_time"))
+    # Only quoted identifiers from the model are interpolated; values are parameters.
+    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s) "  # noqa: S608
+    sql += f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 # --- logs --------------------------------------------------------------------------
