@@ -234,6 +234,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "StageStatusEnum": "jobs.models.StageStatus",
+        "StageNameEnum": "jobs.models.StageName",
+    },
 }
 
 # TLS: on by default for a deployment (DEBUG off and a non-loopback host name), off for

@@ -1,6 +1,7 @@
 """Bearer-token authentication for the API: `Authorization: Bearer tb_…`."""
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .models import ApiToken, token_hash
@@ -45,3 +46,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `BearerTokenAuthentication` in the OpenAPI schema."""
+
+    target_class = "jobs.auth.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from `manage.py create_token` or the admin.",
+        }

@@ -1,0 +1,129 @@
+"""Reads of resource samples: the newest one of a job, and downsampled time series."""
+
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, FloatField, Max, Min
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from jobs.live import isoformat
+from jobs.selectors import DEFAULT_MAX_POINTS
+
+from .models import ResourceSample
+from .services import sample_payload
+
+# Columns of a sample that a downsampled series reports as bucket minimum and maximum.
+SERIES_COLUMNS = (
+    "cpu_percent",
+    "cpu_temp",
+    "ram_used",
+    "ram_total",
+    "swap_used",
+    "swap_total",
+    "disk_used",
+    "disk_total",
+    "disk_read_rate",
+    "disk_write_rate",
+    "net_rx_rate",
+    "net_tx_rate",
+)
+GPU_SERIES_FIELDS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
+INTEGER_COLUMNS = {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
+
+
+def gpu_mean_util(gpus):
+    """Mean utilisation of a sample's GPUs, or None without GPU readings."""
+    utils = [gpu["util"] for gpu in gpus or [] if gpu.get("util") is not None]
+    return sum(utils) / len(utils) if utils else None
+
+
+def resource_latest(*, job):
+    """The newest sample linked to `job`, else the newest of its host; None if neither."""
+    samples = ResourceSample.objects.select_related("job").order_by("-time", "-id")
+    sample = samples.filter(job_id=job.pk).first()
+    if sample is None and job.host:
+        sample = samples.filter(host=job.host).first()
+    return sample_payload(sample) if sample else None
+
+
+def resource_samples(*, job=None, host=None, since=None):
+    """Samples of a job (by link) or of a host, newer than `since` when given."""
+    samples = ResourceSample.objects.all()
+    if job is not None:
+        samples = samples.filter(job_id=job.pk)
+    if host:
+        samples = samples.filter(host=host)
+    if since is not None:
+        samples = samples.filter(time__gt=since)
+    return samples
+
+
+def _bucket_row(row, kind, gpu_count, host, job_uid):
+    """One synthetic sample holding a bucket's minima (`kind="min"`) or maxima."""
+    sample = {
+        "host": host,
+        "time": isoformat(row[f"time_{kind}"]),
+        "job": job_uid,
+        "resolution": f"bucket-{kind}",
+        "cpu_per_core": [],
+    }
+    for column in SERIES_COLUMNS:
+        value = row[f"{column}_{kind}"]
+        sample[column] = int(value) if value is not None and column in INTEGER_COLUMNS else value
+    sample["gpus"] = [
+        {
+            "index": index,
+            "name": "",
+            **{f: row[f"gpu{index}_{f}_{kind}"] for f in GPU_SERIES_FIELDS},
+        }
+        for index in range(gpu_count)
+    ]
+    return sample
+
+
+def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_POINTS):
+    """Samples of a job or host, at most `max_points` of them, oldest first.
+
+    Up to `max_points` samples in range come back as stored. More are cut into
+    `max_points // 2` buckets of consecutive samples, computed in the database; each
+    bucket becomes two synthetic samples, one holding the minimum of every column
+    (GPU readings per GPU index included) at the bucket's first time and one holding the
+    maximum at its last time, so every peak and trough survives. Synthetic samples carry
+    `resolution` "bucket-min" / "bucket-max". Returns
+    `{"total": n, "downsampled": bool, "samples": [...]}`.
+    """
+    samples = resource_samples(job=job, host=host, since=since)
+    stats = samples.order_by().aggregate(total=Count("id"), lo=Min("id"), hi=Max("id"))
+    total = stats["total"]
+    if total <= max_points:
+        rows = samples.select_related("job").order_by("time", "id")
+        return {"total": total, "downsampled": False, "samples": [sample_payload(s) for s in rows]}
+
+    # Buckets of consecutive ids: ids grow with arrival, and agents report in time order.
+    buckets = max(1, max_points // 2)
+    width = -(-(stats["hi"] - stats["lo"] + 1) // buckets)
+    bucket = ExpressionWrapper((F("id") - stats["lo"]) / width, output_field=BigIntegerField())
+    newest_gpus = samples.order_by("-id").values_list("gpus", flat=True).first() or []
+    gpu_count = min(len(newest_gpus), 16)
+    aggregates = {"time_min": Min("time"), "time_max": Max("time"), "n": Count("id")}
+    for column in SERIES_COLUMNS:
+        aggregates[f"{column}_min"] = Min(column)
+        aggregates[f"{column}_max"] = Max(column)
+    for index in range(gpu_count):
+        for field in GPU_SERIES_FIELDS:
+            reading = Cast(KT(f"gpus__{index}__{field}"), FloatField())
+            aggregates[f"gpu{index}_{field}_min"] = Min(reading)
+            aggregates[f"gpu{index}_{field}_max"] = Max(reading)
+    rows = (
+        samples.annotate(bucket=bucket)
+        .order_by()
+        .values("bucket")
+        .annotate(**aggregates)
+        .order_by("time_min")
+    )
+    job_uid = job.uid if job is not None else None
+    host = host or (job.host if job is not None else "")
+    out = []
+    for row in rows:
+        out.append(_bucket_row(row, "min", gpu_count, host, job_uid))
+        if row["n"] > 1:
+            out.append(_bucket_row(row, "max", gpu_count, host, job_uid))
+    return {"total": total, "downsampled": True, "samples": out}
