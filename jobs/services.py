@@ -32,6 +32,7 @@ from .models import (
     token_hash,
 )
 from .payloads import job_card, log_payload, stage_payload
+from .rollups import rollups_update
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_KEY_LENGTH = 128
@@ -319,6 +320,7 @@ def job_history_clear(*, job):
     """Delete a job's points, log lines and resource samples (mock data regeneration)."""
     with transaction.atomic():
         job.metric_points.all().delete()
+        job.metric_rollups.all().delete()
         job.log_entries.all().delete()
         job.resource_samples.all().delete()
         job.latest_metrics = {}
@@ -666,6 +668,7 @@ def metrics_ingest(*, job, points):
 
     with transaction.atomic():
         _points_upsert(job.pk, cleaned)
+        rollups_update(job_id=job.pk, by_key=by_key)
         job = Job.objects.select_for_update().get(pk=job.pk)
         latest = dict(job.latest_metrics or {})
         for key, series in by_key.items():

@@ -6,38 +6,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0001_initial'),
+        ("jobs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='active_alerts',
+            model_name="job",
+            name="active_alerts",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64)),
-                ('severity', models.CharField(max_length=16)),
-                ('title', models.CharField(max_length=300)),
-                ('finding', models.JSONField(default=dict)),
-                ('first_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('delivery_attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_delivery_error', models.CharField(blank=True, max_length=500)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='jobs.job')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=64)),
+                ("severity", models.CharField(max_length=16)),
+                ("title", models.CharField(max_length=300)),
+                ("finding", models.JSONField(default=dict)),
+                ("first_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("delivery_attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_delivery_error", models.CharField(blank=True, max_length=500)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="jobs.job",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-first_seen'],
-                'indexes': [models.Index(fields=['delivered_at', 'next_attempt_at'], name='alert_delivery_idx')],
-                'constraints': [models.UniqueConstraint(fields=('job', 'code'), name='alert_unique_job_code')],
+                "ordering": ["-first_seen"],
+                "indexes": [
+                    models.Index(
+                        fields=["delivered_at", "next_attempt_at"], name="alert_delivery_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("job", "code"), name="alert_unique_job_code")
+                ],
             },
         ),
     ]

@@ -1,0 +1,235 @@
+"""Stored min/max summaries of metric series, for fast shape-preserving downsampling.
+
+Metrics ingest keeps, for every key, one `MetricRollup` row per bucket of `width` steps
+at each of `WIDTHS`. A read of a long series picks the widest level that still gives at
+least the requested resolution, reads those few hundred rows and merges them into the
+requested number of buckets, emitting each bucket's minimum, maximum and first NaN —
+so a spike or a NaN is never hidden, and the cost does not grow with the series.
+"""
+
+import math
+
+from django.db import transaction
+from django.db.models import Max, Min, Sum
+
+from .live import encode_float
+from .models import MetricPoint, MetricRollup
+
+WIDTHS = (32, 256, 2048)
+_COLUMNS = (
+    "job_id",
+    "key",
+    "width",
+    "bucket",
+    "count",
+    "first_step",
+    "first_value",
+    "first_epoch",
+    "last_step",
+    "last_value",
+    "last_epoch",
+    "min_step",
+    "min_value",
+    "min_epoch",
+    "max_step",
+    "max_value",
+    "max_epoch",
+    "nan_step",
+)
+
+
+def _fold(summary, points):
+    for step, value, epoch in points:
+        if value is None:
+            if summary["nan_step"] is None or step < summary["nan_step"]:
+                summary["nan_step"] = step
+            continue
+        if summary["min_value"] is None or value < summary["min_value"]:
+            summary.update(min_step=step, min_value=value, min_epoch=epoch)
+        if summary["max_value"] is None or value > summary["max_value"]:
+            summary.update(max_step=step, max_value=value, max_epoch=epoch)
+    return summary
+
+
+def rollups_update(*, job_id, by_key):
+    """Fold a stored batch into the rollups; call inside the ingest transaction.
+
+    `by_key` is {key: [(step, value, epoch, wall_time)]} in step order, NaN as float nan.
+    Points appended after a bucket's last step are merged in memory; a bucket that gets
+    a point at or before its last step (a retry or an out-of-order write may have
+    replaced its extreme) is recomputed from its stored points.
+    """
+    rows = []
+    for key, series in by_key.items():
+        points = [(s, None if v != v else v, e) for s, v, e, _ in series]
+        for width in WIDTHS:
+            groups = {}
+            for point in points:
+                groups.setdefault(point[0] // width, []).append(point)
+            existing = {
+                r["bucket"]: r
+                for r in MetricRollup.objects.filter(
+                    job_id=job_id, key=key, width=width, bucket__in=list(groups)
+                ).values(*_COLUMNS[3:])
+            }
+            for bucket, new in groups.items():
+                old = existing.get(bucket)
+                if old is None:
+                    summary = _fold(_empty(new), new)
+                elif new[0][0] > old["last_step"]:
+                    summary = _fold(dict(old), new)
+                    summary.update(
+                        count=old["count"] + len(new),
+                        last_step=new[-1][0],
+                        last_value=new[-1][1],
+                        last_epoch=new[-1][2],
+                    )
+                else:
+                    stored = list(
+                        MetricPoint.objects.filter(
+                            job_id=job_id,
+                            key=key,
+                            step__gte=bucket * width,
+                            step__lt=(bucket + 1) * width,
+                        )
+                        .order_by("step")
+                        .values_list("step", "value", "epoch")
+                    )
+                    summary = _fold(_empty(stored), stored)
+                summary.pop("bucket", None)
+                rows.append((job_id, key, width, bucket, *summary.values()))
+    if rows:
+        _upsert(rows)
+
+
+def _empty(points):
+    first, last = points[0], points[-1]
+    return {
+        "count": len(points),
+        "first_step": first[0],
+        "first_value": first[1],
+        "first_epoch": first[2],
+        "last_step": last[0],
+        "last_value": last[1],
+        "last_epoch": last[2],
+        "min_step": None,
+        "min_value": None,
+        "min_epoch": None,
+        "max_step": None,
+        "max_value": None,
+        "max_epoch": None,
+        "nan_step": None,
+    }
+
+
+def _upsert(rows):
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    table = qn(MetricRollup._meta.db_table)
+    columns = ", ".join(qn(c) for c in _COLUMNS)
+    unique = ", ".join(qn(c) for c in ("job_id", "key", "width", "bucket"))
+    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in _COLUMNS[4:])
+    marks = ", ".join(["%s"] * len(_COLUMNS))
+    # Only quoted identifiers from the model are interpolated; values are parameters.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
+    sql += f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def series_totals(*, job_id, keys):
+    """{key: (count, first_step, last_step)} from the widest rollups: a few rows per key."""
+    totals = {}
+    rows = (
+        MetricRollup.objects.filter(job_id=job_id, key__in=keys, width=WIDTHS[-1])
+        .order_by()
+        .values("key")
+        .annotate(total=Sum("count"), lo=Min("first_step"), hi=Max("last_step"))
+    )
+    for row in rows:
+        totals[row["key"]] = (row["total"], row["lo"], row["hi"])
+    return totals
+
+
+def _point(step, value, epoch):
+    return [step, encode_float(math.nan if value is None else value), epoch]
+
+
+def series_downsample(*, job_id, key, lo, hi, max_points):
+    """At most `max_points` points of `key` over steps [lo, hi] from the rollups.
+
+    Returns None when no level is coarse enough to help (the caller reads raw points).
+    """
+    span = hi - lo + 1
+    groups_wanted = max(1, (max_points - 2) // 3)
+    width = max((w for w in WIDTHS if w * groups_wanted <= span), default=None)
+    if width is None:
+        return None
+    rows = (
+        MetricRollup.objects.filter(
+            job_id=job_id, key=key, width=width, bucket__gte=lo // width, bucket__lte=hi // width
+        )
+        .order_by("bucket")
+        .values_list(
+            "bucket",
+            "first_step",
+            "first_value",
+            "first_epoch",
+            "last_step",
+            "last_value",
+            "last_epoch",
+            "min_step",
+            "min_value",
+            "min_epoch",
+            "max_step",
+            "max_value",
+            "max_epoch",
+            "nan_step",
+        )
+    )
+    out = {}
+    group_of = None
+    best = None
+    first = last = None
+    for (
+        bucket,
+        f_step,
+        f_val,
+        f_ep,
+        l_step,
+        l_val,
+        l_ep,
+        mn_step,
+        mn_val,
+        mn_ep,
+        mx_step,
+        mx_val,
+        mx_ep,
+        nan_step,
+    ) in rows:
+        if first is None:
+            first = (f_step, f_val, f_ep)
+        last = (l_step, l_val, l_ep)
+        group = (bucket * width - lo) * groups_wanted // span
+        if group != group_of:
+            if best:
+                _emit(out, best)
+            group_of, best = group, {"min": None, "max": None, "nan": None}
+        if mn_step is not None and (best["min"] is None or mn_val < best["min"][1]):
+            best["min"] = (mn_step, mn_val, mn_ep)
+        if mx_step is not None and (best["max"] is None or mx_val > best["max"][1]):
+            best["max"] = (mx_step, mx_val, mx_ep)
+        if nan_step is not None and best["nan"] is None:
+            best["nan"] = (nan_step, None, None)
+    if best:
+        _emit(out, best)
+    if first:
+        out.setdefault(first[0], first)
+        out.setdefault(last[0], last)
+    return [_point(*out[step]) for step in sorted(out)]
+
+
+def _emit(out, best):
+    for point in best.values():
+        if point is not None:
+            out.setdefault(point[0], point)
