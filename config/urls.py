@@ -7,4 +7,5 @@ admin.site.site_title = "Tuneboard admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("jobs.api_urls")),
+    path("", include("jobs.urls")),
 ]

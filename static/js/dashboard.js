@@ -1,0 +1,301 @@
+// Dashboard: filters reflected in the URL, cards updated in place from /ws/dashboard/
+// (or by polling /api/jobs when the socket is down).
+
+import "./common.js";
+import { onShortcut } from "./common.js";
+import { duration, metric, setText, steps, toNumber } from "./format.js";
+import { LiveFeed, getJSON } from "./live.js";
+
+const form = document.getElementById("filters");
+const cardsEl = document.getElementById("cards");
+const emptyEl = document.getElementById("empty");
+const template = document.getElementById("card-template");
+const search = document.getElementById("q");
+const FILTER_KEYS = ["status", "model", "tag", "q", "ordering"];
+
+function currentFilters() {
+  const params = new URLSearchParams(location.search);
+  const filters = {};
+  for (const key of FILTER_KEYS) filters[key] = params.get(key) || "";
+  return filters;
+}
+
+function filtersQuery(filters) {
+  const params = new URLSearchParams();
+  for (const key of FILTER_KEYS) if (filters[key]) params.set(key, filters[key]);
+  return params;
+}
+
+function formFilters() {
+  return {
+    status: form.elements.status.value,
+    model: form.elements.model.value,
+    tag: form.elements.tag.value,
+    q: search.value.trim(),
+    ordering: form.elements.ordering.value === "-created_at" ? "" : form.elements.ordering.value,
+  };
+}
+
+function syncForm(filters) {
+  form.elements.status.value = filters.status;
+  form.elements.model.value = filters.model;
+  form.elements.tag.value = filters.tag;
+  form.elements.ordering.value = filters.ordering || "-created_at";
+  if (document.activeElement !== search) search.value = filters.q;
+  for (const link of form.querySelectorAll(".segmented a")) {
+    if (link.dataset.status === filters.status) link.setAttribute("aria-current", "true");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+// --- cards --------------------------------------------------------------------------
+
+function sparkPoints(pairs, width = 120, height = 28) {
+  const finite = (pairs || []).map(([s, v]) => [s, toNumber(v)]).filter(([, v]) => Number.isFinite(v));
+  if (finite.length < 2) return "";
+  const xs = finite.map((p) => p[0]);
+  const ys = finite.map((p) => p[1]);
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(...xs);
+  const y0 = Math.min(...ys);
+  const y1 = Math.max(...ys);
+  const sx = x1 - x0 || 1;
+  const sy = y1 - y0 || 1;
+  return finite
+    .map(([s, v]) => `${(((s - x0) / sx) * width).toFixed(1)},${(height - 2 - ((v - y0) / sy) * (height - 4)).toFixed(1)}`)
+    .join(" ");
+}
+
+function cardRate(card) {
+  if (card.status !== "running" || !card.current_step || !card.duration) return null;
+  return card.current_step / card.duration;
+}
+
+function field(el, name) {
+  return el.querySelector(`[data-f="${name}"]`);
+}
+
+/** Bring one card's DOM in line with a job card payload; only changed text is touched. */
+function updateCard(el, card) {
+  const previous = el.dataset.status;
+  el.href = card.url || `/job/${card.uid}`;
+  el.dataset.uid = card.uid;
+  el.dataset.status = card.status;
+  el.setAttribute("aria-label", `${card.name}, ${card.status}`);
+  const name = field(el, "name");
+  setText(name, card.name);
+  name.title = card.uid;
+  const badge = field(el, "status");
+  setText(badge, card.status.charAt(0).toUpperCase() + card.status.slice(1));
+  badge.className = `badge badge--${card.status}`;
+  if (previous && previous !== card.status) {
+    badge.classList.remove("flash");
+    void badge.offsetWidth;
+    badge.classList.add("flash");
+  }
+  const meta = [card.model, card.dataset].filter(Boolean).join(" · ");
+  setText(field(el, "meta"), meta);
+  field(el, "meta").title = meta;
+  const bar = field(el, "bar");
+  bar.style.width = `${card.progress}%`;
+  bar.style.setProperty("--c", `var(--${card.status})`);
+  field(el, "progressbar").setAttribute("aria-valuenow", Math.round(card.progress));
+  setText(field(el, "progress"), `${Math.round(card.progress)}%`);
+  const rate = cardRate(card);
+  const eta = rate && card.total_steps ? (card.total_steps - card.current_step) / rate : null;
+  setText(field(el, "eta"), eta ? `ETA ${duration(eta)}` : "");
+  const error = field(el, "error");
+  const lossRow = field(el, "lossrow");
+  if (card.error) {
+    const at = card.error.step !== null && card.error.step !== undefined ? ` at step ${steps(card.error.step)}` : "";
+    setText(error, `${card.error.type || "Error"}${at}: ${card.error.message}`);
+    error.title = card.error.message;
+  }
+  error.hidden = !card.error;
+  lossRow.hidden = Boolean(card.error);
+  if ("latest_loss" in card) setText(field(el, "loss"), metric(card.latest_loss));
+  if ("loss_sparkline" in card) field(el, "spark").setAttribute("points", sparkPoints(card.loss_sparkline));
+  const tags = field(el, "tags");
+  const tagText = (card.tags || []).map((t) => `#${t}`).join(" ");
+  if (tags.dataset.text !== tagText) {
+    tags.dataset.text = tagText;
+    tags.replaceChildren(
+      ...(card.tags || []).map((t) => {
+        const span = document.createElement("span");
+        span.className = "tag";
+        span.textContent = `#${t}`;
+        return span;
+      }),
+    );
+  }
+  let time = "";
+  if (card.status === "queued") time = card.queue_position ? `#${card.queue_position} in queue` : "queued";
+  else if (card.duration !== null && card.duration !== undefined) time = duration(card.duration);
+  setText(field(el, "time"), time);
+  el.$card = card;
+}
+
+function newCard(card) {
+  const el = template.content.firstElementChild.cloneNode(true);
+  updateCard(el, card);
+  return el;
+}
+
+function cardsByUid() {
+  const map = new Map();
+  for (const el of cardsEl.querySelectorAll(".job-card")) map.set(el.dataset.uid, el);
+  return map;
+}
+
+function showEmpty(filters) {
+  const empty = cardsEl.children.length === 0;
+  emptyEl.hidden = !empty;
+  const filtered = Boolean(filters.status || filters.model || filters.tag || filters.q);
+  emptyEl.querySelector('[data-empty="filtered"]').hidden = !filtered;
+  emptyEl.querySelector('[data-empty="none"]').hidden = filtered;
+  setText(document.getElementById("result-count"), `${cardsEl.children.length} jobs`);
+}
+
+/** Replace the list with `cards` in their order, reusing the elements of known jobs. */
+function renderList(cards, filters) {
+  const known = cardsByUid();
+  const els = cards.map((card) => {
+    const el = known.get(card.uid);
+    if (el) {
+      updateCard(el, card);
+      return el;
+    }
+    return newCard(card);
+  });
+  const same = els.length === cardsEl.children.length && els.every((el, i) => cardsEl.children[i] === el);
+  if (!same) cardsEl.replaceChildren(...els);
+  showEmpty(filters);
+}
+
+function matches(card, filters) {
+  if (filters.status && card.status !== filters.status) return false;
+  if (filters.model && card.model !== filters.model) return false;
+  if (filters.tag && !(card.tags || []).includes(filters.tag)) return false;
+  if (filters.q) {
+    const q = filters.q.toLowerCase();
+    const hay = [card.name, card.uid, card.model, card.dataset].join(" ").toLowerCase();
+    if (!hay.includes(q)) return false;
+  }
+  return true;
+}
+
+// --- data ---------------------------------------------------------------------------
+
+let listRequest = 0;
+
+async function loadList() {
+  const filters = currentFilters();
+  const params = filtersQuery(filters);
+  if (!params.get("ordering")) params.set("ordering", "-created_at");
+  params.set("page_size", "200");
+  const request = ++listRequest;
+  const data = await getJSON(`/api/jobs?${params}`);
+  if (request !== listRequest) return; // a newer filter change won
+  renderList(data.results ?? data, filters);
+}
+
+async function loadStats() {
+  const stats = await getJSON("/api/jobs/statistics");
+  const set = (key, text) => setText(document.querySelector(`[data-stat="${key}"]`), text);
+  set("total", String(stats.total));
+  for (const status of ["running", "queued", "completed", "failed"]) set(status, String(stats.counts?.[status] ?? 0));
+  set("success_rate", stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 100)}%`);
+  set("gpu_hours", String(Math.round(stats.gpu_hours)));
+}
+
+let statsTimer = 0;
+function statsSoon() {
+  // Many jobs may change at once; one statistics read covers them all.
+  clearTimeout(statsTimer);
+  statsTimer = setTimeout(() => loadStats().catch(() => {}), 800);
+}
+
+function applyJob(card) {
+  const filters = currentFilters();
+  const el = cardsByUid().get(card.uid);
+  if (el) {
+    const before = el.dataset.status;
+    updateCard(el, card);
+    if (!matches(card, filters)) el.remove();
+    if (before !== card.status) statsSoon();
+  } else if (matches(card, filters)) {
+    const fresh = newCard(card);
+    // New jobs are the newest: they lead a list in the default order.
+    if (!filters.ordering || filters.ordering === "-created_at") cardsEl.prepend(fresh);
+    else cardsEl.append(fresh);
+    statsSoon();
+  }
+  showEmpty(filters);
+}
+
+function applyJobMetrics(msg) {
+  const el = cardsByUid().get(msg.uid);
+  if (!el) return;
+  setText(field(el, "loss"), metric(msg.latest_loss));
+  field(el, "spark").setAttribute("points", sparkPoints(msg.loss_sparkline));
+}
+
+const feed = new LiveFeed({
+  path: "/ws/dashboard/",
+  onMessage(msg) {
+    if (msg.type === "job") applyJob(msg.job);
+    else if (msg.type === "job_metrics") applyJobMetrics(msg);
+  },
+  async poll() {
+    await Promise.all([loadList(), loadStats()]);
+  },
+});
+
+// --- filters ------------------------------------------------------------------------
+
+function navigate(filters, { replace = false } = {}) {
+  const query = filtersQuery(filters).toString();
+  const url = query ? `?${query}` : location.pathname;
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  syncForm(filters);
+  loadList().catch(() => feed.showBanner());
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  navigate(formFilters());
+});
+form.addEventListener("change", (event) => {
+  if (event.target === search) return;
+  navigate(formFilters());
+});
+for (const link of form.querySelectorAll(".segmented a")) {
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    form.elements.status.value = link.dataset.status;
+    navigate(formFilters());
+  });
+}
+let typingTimer = 0;
+search.addEventListener("input", () => {
+  clearTimeout(typingTimer);
+  // Typing refines one history entry instead of adding one per key.
+  typingTimer = setTimeout(() => navigate(formFilters(), { replace: true }), 150);
+});
+search.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    clearTimeout(typingTimer);
+    navigate(formFilters());
+  }
+});
+addEventListener("popstate", () => {
+  syncForm(currentFilters());
+  loadList().catch(() => feed.showBanner());
+});
+
+onShortcut("l", () => feed.toggle());
+onShortcut("r", () => feed.refresh());
+
+feed.start();
