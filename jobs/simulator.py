@@ -166,7 +166,7 @@ class DemoSimulator:
         seed=None,
         fail_rate=0.0,
         uids=None,
-        min_running=2,
+        min_running=3,
         max_running=4,
         new_jobs=True,
         failure_kinds=tuple(FAILURES),

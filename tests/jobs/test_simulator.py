@@ -1,8 +1,10 @@
 """The demo simulator drives jobs through the same services as real reporters."""
 
 import math
+import re
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from jobs.models import STAGE_ORDER, JobStatus, LogEntry, MetricPoint, StageStatus
 from jobs.services import job_create, logs_ingest, metrics_ingest, stage_move
@@ -146,3 +148,16 @@ def test_jobs_outside_the_demo_set_are_never_touched():
     real.refresh_from_db()
     assert real.current_step == 0
     assert not MetricPoint.objects.filter(job=real).exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--speed", "0"], "--speed must be greater than 0"),
+        (["--fail-rate", "1.5"], "--fail-rate must be between 0 and 1"),
+        (["--tick", "0.01"], "--tick must be at least 0.1"),
+    ],
+)
+def test_simulate_jobs_refuses_bad_flags_naming_them(flags, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("simulate_jobs", *flags)
