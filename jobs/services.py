@@ -1151,3 +1151,14 @@ def alert_delivery_record(*, alert, ok, error="", now=None):
         ]
     )
     return alert
+
+
+def job_delete(*, job):
+    """Delete a job with everything it owns, and tell the dashboard."""
+    uid = job.uid
+    with transaction.atomic():
+        was_queued = job.status == JobStatus.QUEUED
+        job.delete()
+        if was_queued:
+            queue_renumber()
+        broadcast_after_commit([DASHBOARD_GROUP], {"type": "job_deleted", "uid": uid})

@@ -23,13 +23,15 @@ from monitoring.services import resource_samples_ingest
 
 from . import services
 from .mockdata import GIB, Curves, learning_rate
-from .models import STAGE_ORDER, Job, JobStatus, LogEntry, StageStatus
+from .models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, LogEntry, StageStatus
 
 logger = logging.getLogger(__name__)
 
 FIXTURE_FILES = ("fixtures/current-jobs.json", "fixtures/past-jobs.json")
 # Jobs the simulator created itself carry this tag, so a restart picks them up again.
 SIMULATED_TAG = "simulated"
+# Finished reruns kept on the dashboard; older ones are deleted as new ones are queued.
+KEEP_RERUNS = 12
 # Simulated seconds each stage takes at --speed 1; training's length scales with steps.
 STAGE_SECONDS = {
     "dataset_loading": 8.0,
@@ -277,7 +279,18 @@ class DemoSimulator:
             total_steps=model.total_steps or 1000,
             total_epochs=model.total_epochs,
         )
+        self._prune_reruns()
         return job
+
+    def _prune_reruns(self):
+        """Keep the newest KEEP_RERUNS finished reruns, so a long demo stays bounded."""
+        finished = (
+            self._managed()
+            .filter(tags_text__contains=f",{SIMULATED_TAG},", status__in=FINISHED_STATUSES)
+            .order_by("-finished_at")[KEEP_RERUNS:]
+        )
+        for job in finished:
+            services.job_delete(job=job)
 
     def _adopt(self, job):
         """Build the in-memory state of a running job from what is stored."""

@@ -161,3 +161,26 @@ def test_jobs_outside_the_demo_set_are_never_touched():
 def test_simulate_jobs_refuses_bad_flags_naming_them(flags, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("simulate_jobs", *flags)
+
+
+@pytest.mark.django_db
+def test_the_simulator_keeps_only_the_newest_finished_reruns(monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import services, simulator
+    from jobs.models import Job
+
+    monkeypatch.setattr(simulator, "KEEP_RERUNS", 2)
+    uids = []
+    for n in range(4):
+        job = job_create(name=f"old {n}", uid=f"old-rerun-{n}", tags=["simulated"])[0]
+        services.job_status_update(job=job, status="running")
+        services.job_status_update(
+            job=job, status="completed", at=timezone.now() - timedelta(hours=4 - n)
+        )
+        uids.append(job.uid)
+    DemoSimulator(uids=uids, speed=1, seed=1, fail_rate=0)._prune_reruns()
+    left = set(Job.objects.filter(uid__startswith="old-rerun").values_list("uid", flat=True))
+    assert left == {"old-rerun-2", "old-rerun-3"}
