@@ -113,7 +113,10 @@ function updateCard(el, card) {
   }
   error.hidden = !card.error;
   lossRow.hidden = Boolean(card.error);
-  if ("latest_loss" in card) setText(field(el, "loss"), metric(card.latest_loss));
+  const queued = card.status === "queued";
+  setText(field(el, "losslabel"), queued ? "waiting to start" : "loss");
+  if (queued) setText(field(el, "loss"), "");
+  else if ("latest_loss" in card) setText(field(el, "loss"), metric(card.latest_loss));
   if ("loss_sparkline" in card) field(el, "spark").setAttribute("points", sparkPoints(card.loss_sparkline));
   const tags = field(el, "tags");
   const tagText = (card.tags || []).map((t) => `#${t}`).join(" ");

@@ -68,16 +68,11 @@ export class LiveFeed {
     this.socket = socket;
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
-      const reconnected = this.everOpened;
-      this.everOpened = true;
-      this.attempt = 0;
-      this.stopPolling();
-      this.setState("live");
-      this.touch();
+      // "live" only once a pong proves the socket carries messages end to end: a proxy
+      // that accepts and then drops sockets must not make the indicator flicker.
+      socket.send(JSON.stringify({ type: "ping" }));
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_MS);
-      // Whatever happened while the socket was down is fetched once.
-      if (reconnected) this.refresh({ quiet: true });
     });
     socket.addEventListener("message", (event) => {
       if (this.socket !== socket || this.paused) return;
@@ -87,6 +82,7 @@ export class LiveFeed {
       } catch {
         return;
       }
+      if (this.state !== "live") this.confirmed();
       this.touch();
       if (msg.type !== "pong") this.onMessage(msg);
     });
@@ -100,6 +96,16 @@ export class LiveFeed {
       this.attempt += 1;
       this.reconnectTimer = setTimeout(() => this.connect(), delay * (0.8 + Math.random() * 0.4));
     });
+  }
+
+  confirmed() {
+    const reconnected = this.everOpened;
+    this.everOpened = true;
+    this.attempt = 0;
+    this.stopPolling();
+    this.setState("live");
+    // Whatever happened while the socket was down is fetched once.
+    if (reconnected) this.refresh({ quiet: true });
   }
 
   send(msg) {

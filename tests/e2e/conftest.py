@@ -1,0 +1,218 @@
+"""A real Tuneboard for the browser tests: daphne on a free port, its own SQLite file.
+
+The server starts once per session with the fixture jobs and their generated history,
+one user (signed in through the login page once; each test reuses that session) and
+one API token, through which tests report data exactly as a training script would.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+USERNAME = "e2e-viewer"
+PASSWORD = "e2e-password-not-secret"
+SERVER_START_SECONDS = 30
+ASGI_APP = "config.asgi:application"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env, *args):
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def _wait_for_port(port, process):
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not open yet; there is no event
+    raise RuntimeError(f"daphne did not listen on {port} within {SERVER_START_SECONDS}s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """`{"url", "token"}` of a running server with the fixture jobs loaded."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs it)")
+    data_dir = tmp_path_factory.mktemp("tuneboard-e2e")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "DEBUG")
+    }
+    env.update(
+        TUNEBOARD_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
+    )
+    _manage(env, "migrate", "--no-input", "-v", "0")
+    _manage(env, "load_jobs")
+    _manage(env, "generate_mock_data", "--seed", "1")
+    token = _manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model;"
+        "from jobs.services import token_create;"
+        f"user = get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r});"
+        "print(token_create(user=user, name='e2e')[1])",
+    ).split()[-1]
+    port = _free_port()
+    log = open(data_dir / "daphne.log", "w")  # noqa: SIM115 (closed at teardown)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield {"url": f"http://127.0.0.1:{port}", "token": token}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def signed_in_state(browser, server):
+    """Cookies of a session opened by signing in through the login page."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server['url']}/")
+    assert page.url.startswith(f"{server['url']}/login/")
+    page.fill("#id_username", USERNAME)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server['url']}/")
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+class ConsoleWatch:
+    """Collects the page's console errors and uncaught exceptions."""
+
+    def __init__(self, page):
+        self.errors = []
+        self.allowed = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def allow(self, fragment):
+        """Expect console errors containing `fragment` (e.g. a deliberately refused socket)."""
+        self.allowed.append(fragment)
+
+    def unexpected(self):
+        return [e for e in self.errors if not any(a in e for a in self.allowed)]
+
+
+def _page(browser, server, state, viewport):
+    context = browser.new_context(
+        base_url=server["url"], storage_state=state, viewport=viewport, reduced_motion="reduce"
+    )
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    page.console = ConsoleWatch(page)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, server, signed_in_state):
+    """A signed-in desktop page; the test fails if the browser logged an error."""
+    context, page = _page(browser, server, signed_in_state, {"width": 1440, "height": 900})
+    yield page
+    errors = page.console.unexpected()
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def phone_page(browser, server, signed_in_state):
+    """A signed-in 375×812 page; the test fails if the browser logged an error."""
+    context, page = _page(browser, server, signed_in_state, {"width": 375, "height": 812})
+    yield page
+    errors = page.console.unexpected()
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def report(server):
+    """POST a JSON body to the API with the session's token, as a training script does."""
+
+    def post(path, body):
+        request = urllib.request.Request(
+            f"{server['url']}{path}",
+            data=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {server['token']}",
+                "Content-Type": "application/json",
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
