@@ -17,8 +17,10 @@ $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(STAMP)-dev: requirements.txt requirements-dev.txt $(STAMP)
+$(STAMP)-dev: requirements.txt requirements-dev.txt requirements-ml.txt client/pyproject.toml $(STAMP)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-ml.txt
+	$(PY) -m pip install -q -e client
 	touch $@
 
 install: $(STAMP)
@@ -34,6 +36,12 @@ test: install-dev chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## demo: train the numpy example against the server `make run` started (PORT, HOST)
+demo: install-dev
+	@TOKEN=$$($(PY) manage.py create_token --user demo --name "make demo" --create-user) && \
+	TUNEBOARD_SERVER=http://$(HOST):$(PORT) TUNEBOARD_TOKEN=$$TOKEN \
+	$(PY) examples/train_text_classifier.py --step-delay 0.02
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium

@@ -1,0 +1,609 @@
+"""Background delivery of events to a Tuneboard server, built so training never waits.
+
+Producers (`Run.log`, `Run.log_text`, the agent) only append a tuple to an in-memory
+queue under a lock held for microseconds. A sender thread takes events from the head of
+the queue in order, batches consecutive data events (metric points, log lines, progress
+heartbeats, resource samples) into as few requests as the server's limits allow, and sends
+control events (job creation, stage moves, status changes) one by one, in the order they
+were made. It sends at least every `flush_interval` seconds, and at once when a full batch
+is waiting.
+
+Delivery is at-least-once: a batch is removed from the queue only after the server
+accepted it. Connection errors, timeouts, 5xx and 429 answers are retried with exponential
+backoff and jitter (a `Retry-After` header is honoured), for as long as it takes; the
+server upserts metric points by (key, step) and ignores known log seqs, so a retried batch
+never duplicates. Any other 4xx answer would fail forever: it is reported once per
+endpoint and status on stderr and the batch is dropped.
+
+When the in-memory queue passes `memory_limit` events (a long outage), a spooler thread
+moves its oldest events, in chunks, to JSON-lines files in a spool directory; the sender
+replays those files first, so the order of events is kept and memory stays bounded.
+"""
+
+import atexit
+import collections
+import contextlib
+import http.client
+import itertools
+import json
+import math
+import os
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import weakref
+
+__all__ = ["Transport"]
+
+USER_AGENT = "tuneboard-client/0.1"
+
+# Server limits (SPEC: at most 10 000 points per metrics request; the server's settings:
+# 5 000 log lines per request, 1 000 resource samples, 4 MB bodies).
+MAX_POINTS = 10_000
+MAX_LINES = 5_000
+MAX_SAMPLES = 1_000
+MAX_BODY_CHARS = 2_000_000
+# Events looked at per sending round; more than one full metrics batch.
+WINDOW = 12_000
+# json.dumps holds the GIL for a whole call: encoding a big batch in slices lets the
+# training thread run between slices, so `log` never waits behind the encoder.
+ENCODE_SLICE = 256
+# The sender and spooler threads run Python code (batching, spooling). With CPython's
+# default 5 ms switch interval, a training thread calling `log` while they hold the GIL
+# could wait up to 5 ms; 1 ms keeps that wait well inside `log`'s budget at no
+# measurable cost. It is only ever lowered, never raised.
+GIL_SWITCH_INTERVAL = 0.001
+
+
+def _json_number(value):
+    """NaN and ±inf as the strings the server accepts (JSON itself has no such numbers)."""
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _encode_list(items, make):
+    """`[make(item), …]` as JSON text, encoded slice by slice (see ENCODE_SLICE)."""
+    parts = []
+    for start in range(0, len(items), ENCODE_SLICE):
+        chunk = [make(item) for item in items[start : start + ENCODE_SLICE]]
+        text = json.dumps(chunk, separators=(",", ":"), allow_nan=False)
+        if len(text) > 2:
+            parts.append(text[1:-1])
+    return "[" + ",".join(parts) + "]"
+
+
+class RetryLater(Exception):
+    """The server could not take the request now; try again after a backoff."""
+
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Rejected(Exception):
+    """The server refused the request for good (a 4xx other than 429)."""
+
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class HttpPoster:
+    """POSTs JSON over one kept-alive connection, reconnecting when it breaks."""
+
+    def __init__(self, server, token, *, timeout=10.0):
+        parts = urllib.parse.urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"server must be an http(s) URL, got {server!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.base_path = parts.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            cls = (
+                http.client.HTTPSConnection
+                if self.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            self._conn = cls(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method, path, body=None):
+        """Send one request; returns `(status, headers, body bytes)`.
+
+        Raises `RetryLater` for anything that is not the server's final word (no
+        connection, a timeout, a broken keep-alive connection).
+        """
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Authorization": f"Bearer {self.token}",
+        }
+        data = None
+        if body is not None:
+            data = body.encode("utf-8") if isinstance(body, str) else body
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            try:
+                conn = self._connection()
+                conn.request(method, self.base_path + path, body=data, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                # A kept-alive connection the server closed (e.g. it restarted) fails on
+                # first use: try once more on a fresh connection before backing off.
+                if reused and attempt == 1:
+                    continue
+                raise RetryLater(f"{type(exc).__name__}: {exc}") from None
+            if response.will_close:
+                self.close()
+            return response.status, response.headers, payload
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def post_json(self, path, body):
+        """POST `body` (JSON text); returns the parsed answer or raises RetryLater/Rejected."""
+        status, headers, payload = self.request("POST", path, body)
+        if 200 <= status < 300:
+            try:
+                return json.loads(payload or b"null")
+            except ValueError:
+                return None
+        if status == 429 or status >= 500:
+            retry_after = None
+            raw = headers.get("Retry-After")
+            if raw:
+                try:
+                    retry_after = max(0.0, float(raw))
+                except ValueError:
+                    retry_after = None
+            raise RetryLater(f"HTTP {status}", retry_after)
+        raise Rejected(status, payload.decode("utf-8", "replace"))
+
+
+class _Segment:
+    """A run of the oldest queued events, moved to a JSON-lines spool file."""
+
+    def __init__(self, path, events):
+        self.path = path
+        self.count = len(events)
+        self.events = events  # kept in memory until written, and again while being read
+        self.consumed = 0
+        self.written = False
+        self.released = False  # fully consumed: the file may go
+
+    def load(self):
+        with open(self.path, encoding="utf-8") as spool:
+            return [tuple(json.loads(line)) for line in spool]
+
+
+class EventQueue:
+    """An ordered queue whose head may live in spool files: `peek` then `commit`.
+
+    Events are spooled segments (oldest first) followed by the in-memory deque. Only
+    one consumer (the sender) calls `peek`/`commit`; `commit(n)` removes the first `n`
+    events wherever they now live, so moving events to the spool between a `peek` and its
+    `commit` changes nothing for the sender.
+    """
+
+    def __init__(self, spool_dir, *, memory_limit, segment_size):
+        self._lock = threading.Lock()
+        self._memory = collections.deque()
+        self._segments = collections.deque()
+        self._spool_dir = spool_dir
+        self._segment_numbers = itertools.count()
+        self.memory_limit = memory_limit
+        self.segment_size = segment_size
+        self.pending = 0
+        self.spooled_total = 0
+
+    # producers --------------------------------------------------------------------
+
+    def append(self, event):
+        """Queue one event; returns the number of events waiting in memory."""
+        with self._lock:
+            self._memory.append(event)
+            self.pending += 1
+            return len(self._memory)
+
+    def extend(self, events):
+        with self._lock:
+            self._memory.extend(events)
+            self.pending += len(events)
+            return len(self._memory)
+
+    # the sender -------------------------------------------------------------------
+
+    def peek(self, limit):
+        """Up to `limit` events from the head, in order, without removing them."""
+        with self._lock:
+            if not self._segments:
+                return list(itertools.islice(self._memory, limit))
+            segment = self._segments[0]
+            if segment.events is not None:
+                return segment.events[segment.consumed : segment.consumed + limit]
+        events = segment.load()  # file reading outside the lock: producers never wait on it
+        with self._lock:
+            if segment.events is None:
+                segment.events = events
+            return segment.events[segment.consumed : segment.consumed + limit]
+
+    def commit(self, count):
+        """Remove the first `count` events (delivered or dropped)."""
+        finished = []
+        while count:
+            with self._lock:
+                if self._segments:
+                    segment = self._segments[0]
+                    take = min(count, segment.count - segment.consumed)
+                    segment.consumed += take
+                    if segment.consumed == segment.count:
+                        self._segments.popleft()
+                        segment.released = True
+                        segment.events = None
+                        if segment.written:
+                            finished.append(segment)
+                else:
+                    # Pop in slices so a producer never waits long for the lock.
+                    take = min(count, len(self._memory), 2000)
+                    for _ in range(take):
+                        self._memory.popleft()
+                self.pending -= take
+                count -= take
+            if take == 0:
+                break
+        for segment in finished:
+            _remove(segment.path)
+
+    # the spooler ------------------------------------------------------------------
+
+    def spill_needed(self):
+        return len(self._memory) > self.memory_limit
+
+    def spill(self):
+        """Move the oldest in-memory events to spool files until memory is under half
+        its limit. Returns the number of events spooled."""
+        moved = 0
+        while len(self._memory) > self.memory_limit // 2:
+            with self._lock:
+                size = min(self.segment_size, len(self._memory))
+                events = [self._memory.popleft() for _ in range(size)]
+                path = os.path.join(
+                    self._spool_dir, f"segment-{next(self._segment_numbers):08d}.jsonl"
+                )
+                segment = _Segment(path, events)
+                self._segments.append(segment)
+            os.makedirs(self._spool_dir, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as spool:
+                for event in events:
+                    spool.write(json.dumps(event, separators=(",", ":")))
+                    spool.write("\n")
+            with self._lock:
+                segment.written = True
+                if segment.released:
+                    _remove(path)
+                elif self._segments[0] is not segment:
+                    segment.events = None  # on disk now; read back when it reaches the head
+            moved += size
+        self.spooled_total += moved
+        return moved
+
+
+def _remove(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+_live_transports = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all_at_exit():
+    for transport in list(_live_transports):
+        transport.close(timeout=transport.atexit_timeout)
+
+
+class Transport:
+    """Queues events for one server and delivers them from background threads.
+
+    `job_uid` is the job whose endpoints metric, log and progress events go to; the
+    host agent, which only sends resource samples, has none. `heartbeat` is an optional
+    callable returning a status body, sent when nothing else has been sent for
+    `heartbeat_interval` seconds, so a quiet job still looks alive.
+    """
+
+    def __init__(
+        self,
+        server,
+        token,
+        *,
+        job_uid=None,
+        flush_interval=1.0,
+        memory_limit=100_000,
+        segment_size=10_000,
+        spool_dir=None,
+        request_timeout=10.0,
+        backoff_base=0.1,
+        backoff_max=5.0,
+        heartbeat=None,
+        heartbeat_interval=30.0,
+        atexit_timeout=10.0,
+        stderr=None,
+    ):
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        self.server = server.rstrip("/")
+        self.job_uid = job_uid
+        self.flush_interval = flush_interval
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.heartbeat = heartbeat
+        self.heartbeat_interval = heartbeat_interval
+        self.atexit_timeout = atexit_timeout
+        self._stderr = stderr
+        self._http = HttpPoster(self.server, token, timeout=request_timeout)
+        root = (
+            spool_dir
+            or os.environ.get("TUNEBOARD_SPOOL_DIR")
+            or os.path.join(tempfile.gettempdir(), "tuneboard-spool")
+        )
+        name = f"{job_uid or 'agent'}-{os.getpid()}-{random.getrandbits(32):08x}"
+        self.spool_dir = os.path.join(root, name)
+        self.queue = EventQueue(
+            self.spool_dir, memory_limit=memory_limit, segment_size=segment_size
+        )
+        self.batch_trigger = MAX_POINTS
+        self._wake = threading.Event()
+        self._spill_wake = threading.Event()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition()
+        self._deadline = None
+        self._reported = set()
+        self.stats = collections.Counter()
+        self._closed = False
+        self._sender = threading.Thread(target=self._send_loop, name="tuneboard-sender")
+        self._sender.daemon = True
+        self._spooler = threading.Thread(target=self._spool_loop, name="tuneboard-spooler")
+        self._spooler.daemon = True
+        self._sender.start()
+        self._spooler.start()
+        _live_transports.add(self)
+
+    # producers --------------------------------------------------------------------
+
+    def put(self, event):
+        """Queue one event: never blocks on the network or the disk."""
+        waiting = self.queue.append(event)
+        self._after_put(waiting)
+
+    def put_many(self, events):
+        waiting = self.queue.extend(events)
+        self._after_put(waiting)
+
+    def _after_put(self, waiting):
+        if waiting >= self.batch_trigger and not self._wake.is_set():
+            self._wake.set()
+        if waiting > self.queue.memory_limit and not self._spill_wake.is_set():
+            self._spill_wake.set()
+
+    # flushing and closing -----------------------------------------------------------
+
+    def flush(self, timeout=None):
+        """Wait until every queued event is delivered (or dropped); True if it was."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake.set()
+        with self._idle:
+            while self.queue.pending and self._sender.is_alive():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._idle.wait(remaining if remaining is not None else 0.5)
+                self._wake.set()
+        return self.queue.pending == 0
+
+    def close(self, timeout=30.0):
+        """Flush for at most `timeout` seconds, then stop the threads. Events still
+        undelivered then are reported on stderr, with where they were spooled."""
+        if self._closed:
+            return self.queue.pending == 0
+        self._closed = True
+        self._deadline = time.monotonic() + timeout
+        delivered = self.flush(timeout)
+        self._stopping.set()
+        self._wake.set()
+        self._spill_wake.set()
+        self._sender.join(timeout=max(0.1, self._http.timeout + 1))
+        self._spooler.join(timeout=5)
+        self._http.close()
+        _live_transports.discard(self)
+        if not delivered:
+            self._warn(
+                f"{self.queue.pending} events could not be delivered to {self.server} "
+                f"within {timeout:g}s and are lost"
+            )
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        return delivered
+
+    # background threads ----------------------------------------------------------
+
+    def _spool_loop(self):
+        while not self._stopping.is_set():
+            self._spill_wake.wait(timeout=1.0)
+            self._spill_wake.clear()
+            if self.queue.spill_needed():
+                try:
+                    self.stats["spooled"] += self.queue.spill()
+                except OSError as exc:
+                    self._report_once(("spool", type(exc).__name__), f"cannot spool: {exc}")
+
+    def _send_loop(self):
+        last_sent = time.monotonic()
+        while True:
+            self._wake.wait(timeout=self.flush_interval)
+            self._wake.clear()
+            if self.queue.pending:
+                if not self._drain():
+                    return  # stopping with a deadline that passed
+                last_sent = time.monotonic()
+            elif self._stopping.is_set():
+                return
+            elif self.heartbeat and time.monotonic() - last_sent >= self.heartbeat_interval:
+                body = self.heartbeat()
+                if body is not None and self.job_uid:
+                    self.put(("post", f"/api/jobs/{self.job_uid}/status", body))
+                last_sent = time.monotonic()
+            with self._idle:
+                self._idle.notify_all()
+
+    def _drain(self):
+        """Send until the queue is empty; False if the close deadline passed first."""
+        attempt = 0
+        while self.queue.pending:
+            events = self.queue.peek(WINDOW)
+            if not events:
+                return True
+            try:
+                used = self._deliver(events)
+            except RetryLater as exc:
+                self.stats["retries"] += 1
+                delay = min(self.backoff_max, self.backoff_base * 2**attempt)
+                delay *= random.uniform(0.5, 1.0)
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, 60.0))
+                attempt += 1
+                if self._deadline is not None:
+                    remaining = self._deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    delay = min(delay, remaining)
+                time.sleep(delay) if delay < 0.05 else self._stopping.wait(delay)
+                if self._stopping.is_set() and (
+                    self._deadline is None or time.monotonic() >= self._deadline
+                ):
+                    return False
+                continue
+            attempt = 0
+            self.queue.commit(used)
+            with self._idle:
+                self._idle.notify_all()
+        return True
+
+    def _deliver(self, events):
+        """Send the head of the queue; returns how many events it used up."""
+        first = events[0]
+        if first[0] == "post":
+            _, path, body = first[:3]
+            self._post(path, json.dumps(body, separators=(",", ":")), kind=path)
+            return 1
+        points, lines, samples, progress = [], [], [], {}
+        sample_target = None
+        line_chars = 0
+        used = 0
+        for event in events:
+            kind = event[0]
+            if kind == "post":
+                break
+            if kind == "m":
+                if len(points) == MAX_POINTS:
+                    break
+                points.append(event)
+            elif kind == "l":
+                size = len(event[2]) + 80
+                if len(lines) == MAX_LINES or (lines and line_chars + size > MAX_BODY_CHARS):
+                    break
+                lines.append(event)
+                line_chars += size
+            elif kind == "p":
+                progress.update(event[1])
+            elif kind == "r":
+                target = (event[1], event[2])
+                if samples and (target != sample_target or len(samples) == MAX_SAMPLES):
+                    break
+                sample_target = target
+                samples.append(event[3])
+            used += 1
+        job = f"/api/jobs/{self.job_uid}"
+        if points:
+            body = '{"points":' + _encode_list(points, _point_json) + "}"
+            self._post(f"{job}/metrics", body, kind="metrics")
+            self.stats["points"] += len(points)
+        if lines:
+            body = '{"lines":' + _encode_list(lines, _line_json) + "}"
+            self._post(f"{job}/logs", body, kind="logs")
+            self.stats["lines"] += len(lines)
+        if samples:
+            host, job_uid = sample_target
+            head = {"host": host}
+            if job_uid:
+                head["job"] = job_uid
+            body = json.dumps(head)[:-1] + ',"samples":' + _encode_list(samples, dict) + "}"
+            self._post("/api/resources", body, kind="resources")
+            self.stats["samples"] += len(samples)
+        if progress:
+            self._post(f"{job}/status", json.dumps(progress), kind="status")
+        return used
+
+    def _post(self, path, body, *, kind):
+        try:
+            self._http.post_json(path, body)
+            self.stats["requests"] += 1
+        except Rejected as exc:
+            self.stats["rejected"] += 1
+            detail = exc.body.strip().replace("\n", " ")
+            if len(detail) > 500:
+                detail = detail[:500] + "…"
+            self._report_once(
+                (kind, exc.status),
+                f"POST {path} answered {exc.status}: {detail} — these events are dropped "
+                f"(further {exc.status} answers here are not reported)",
+            )
+
+    def _report_once(self, key, message):
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self._warn(message)
+
+    def _warn(self, message):
+        stream = self._stderr or sys.stderr
+        # stderr may be closed at interpreter exit: then there is nobody left to tell.
+        with contextlib.suppress(OSError, ValueError):
+            print(f"tuneboard: {message}", file=stream, flush=True)
+
+
+def _point_json(event):
+    _, key, step, value, epoch, at = event
+    point = {"key": key, "step": step, "value": _json_number(value), "time": round(at, 6)}
+    if epoch is not None:
+        point["epoch"] = epoch
+    return point
+
+
+def _line_json(event):
+    _, seq, message, level, at = event
+    return {"seq": seq, "message": message, "level": level, "time": round(at, 6)}
+
+
+def hostname():
+    return os.environ.get("TUNEBOARD_HOST") or socket.gethostname()

@@ -1,0 +1,72 @@
+"""`TuneboardCallback` on a real `Trainer` (tiny BERT from a config, no download)."""
+
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from .live import REPO
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+def test_trainer_run_is_reported_through_the_callback(server, client_env):
+    # One intra-op thread: on a small machine shared with the server, OpenMP threads
+    # spinning against it make 12 steps take seconds instead of a fraction of one.
+    env = {**client_env, "OMP_NUM_THREADS": "1"}
+    uid = f"hf-trainer-{secrets.token_hex(3)}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "examples/hf_trainer.py",
+            "--uid",
+            uid,
+            "--max-steps",
+            "12",
+            "--eval-steps",
+            "6",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    job = server.get(f"/api/jobs/{uid}")
+    assert job["status"] == "completed"
+    assert job["current_step"] == 12
+    assert job["total_steps"] == 12
+    assert {stage["name"]: stage["status"] for stage in job["stages"]} == {
+        "dataset_loading": "completed",
+        "tokenization": "completed",
+        "training": "completed",
+        "validation": "completed",
+        "save_model": "completed",
+    }
+
+    counts = dict(
+        server.query(
+            "SELECT p.key, COUNT(*) FROM jobs_metricpoint p JOIN jobs_job j "
+            "ON j.id = p.job_id WHERE j.uid = ? GROUP BY p.key",
+            uid,
+        )
+    )
+    # Trainer names mapped to Tuneboard's standard keys…
+    assert counts["train/loss"] == 12  # logging_steps=1 for 12 steps
+    assert counts["val/loss"] == counts["val/accuracy"] == counts["val/f1"] == 2  # steps 6, 12
+    # …and everything else under its own name.
+    assert counts["learning_rate"] == 12
+    assert counts["grad_norm"] == 12
+    assert "loss" not in counts and "eval_loss" not in counts
+
+    (val_f1,) = server.query(
+        "SELECT p.value FROM jobs_metricpoint p JOIN jobs_job j ON j.id = p.job_id "
+        "WHERE j.uid = ? AND p.key = 'val/f1' AND p.step = 12",
+        uid,
+    )[0]
+    assert 0.0 <= val_f1 <= 1.0
