@@ -1,0 +1,134 @@
+"""B5 — dashboard: 1 000 jobs with 20 metric keys each; `/` and `/api/jobs`.
+
+Targets: p95 ≤ 150 ms for `/` and ≤ 300 ms for `/api/jobs`; the number of SQL queries
+of each does not depend on the number of jobs (counted at 100 and at 1 000 jobs).
+"""
+
+import http.client
+import json
+import subprocess
+import time
+
+from harness import PYTHON, ROOT, Server, check, machine, summary_ms, write_result
+
+COUNT_QUERIES = """
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+from django.contrib.auth import get_user_model
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(get_user_model().objects.get(username="bench"))
+counts = {}
+for path in ("/", "/api/jobs"):
+    client.get(path)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    counts[path] = len(ctx.captured_queries)
+print(counts)
+"""
+
+
+def add_jobs(server, conn, first, last):
+    for n in range(first, last):
+        body = {
+            "name": f"bench-job-{n}",
+            "model": f"model-{n % 7}",
+            "dataset": f"ds-{n % 5}",
+            "tags": ["bench", f"group-{n % 4}"],
+            "total_steps": 1000,
+        }
+        conn.request("POST", "/api/jobs", body=json.dumps(body), headers=server.headers)
+        response = conn.getresponse()
+        uid = json.loads(response.read())["uid"]
+        points = [
+            {"key": f"metric/{k}" if k else "train/loss", "step": s, "value": 1 / (1 + s)}
+            for k in range(20)
+            for s in range(0, 50, 10)
+        ]
+        conn.request(
+            "POST",
+            f"/api/jobs/{uid}/metrics",
+            body=json.dumps({"points": points}),
+            headers=server.headers,
+        )
+        conn.getresponse().read()
+        if n % 3 == 0:
+            conn.request(
+                "POST",
+                f"/api/jobs/{uid}/status",
+                body=json.dumps({"status": "running", "step": 40}),
+                headers=server.headers,
+            )
+            conn.getresponse().read()
+
+
+def query_counts(server):
+    out = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", COUNT_QUERIES],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return eval(out.strip().splitlines()[-1])
+
+
+def timed(server, conn, path, cookie, n=40):
+    headers = {"Cookie": f"sessionid={server.session}"} if cookie else server.headers
+    latencies = []
+    for _ in range(n + 3):
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        latencies.append(time.perf_counter() - start)
+    return summary_ms(latencies[3:])
+
+
+def main():
+    with Server() as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        add_jobs(server, conn, 0, 100)
+        at_100 = query_counts(server)
+        add_jobs(server, conn, 100, 1000)
+        at_1000 = query_counts(server)
+        page = timed(server, conn, "/", cookie=True)
+        api = timed(server, conn, "/api/jobs", cookie=False)
+        constant = at_100 == at_1000
+        result = {
+            "id": "B5",
+            "name": "dashboard",
+            "machine": machine(),
+            "jobs": 1000,
+            "keys_per_job": 20,
+            "dashboard_page": page,
+            "api_jobs": api,
+            "queries_at_100_jobs": at_100,
+            "queries_at_1000_jobs": at_1000,
+            "checks": [
+                check(
+                    "B5 `/` with 1 000 jobs, p95",
+                    f"{page['p95_ms']} ms",
+                    "≤ 150 ms",
+                    page["p95_ms"] <= 150,
+                ),
+                check(
+                    "B5 `/api/jobs` with 1 000 jobs, p95",
+                    f"{api['p95_ms']} ms",
+                    "≤ 300 ms",
+                    api["p95_ms"] <= 300,
+                ),
+                check(
+                    "B5 queries at 100 vs 1 000 jobs", f"{at_100} vs {at_1000}", "equal", constant
+                ),
+            ],
+        }
+        write_result("b5_dashboard", result)
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
