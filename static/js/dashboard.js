@@ -159,20 +159,31 @@ function showEmpty(filters) {
   setText(document.getElementById("result-count"), `${cardsEl.children.length} jobs`);
 }
 
-/** Replace the list with `cards` in their order, reusing the elements of known jobs. */
+/** What a reader would notice changing on a card (its clock ticks, so not its time). */
+function signature(el) {
+  return ["status", "progress", "loss"].map((name) => field(el, name).textContent).join("|");
+}
+
+/** Replace the list with `cards` in their order, reusing the elements of known jobs.
+ * Returns how many cards are new or changed. */
 function renderList(cards, filters) {
   const known = cardsByUid();
+  let changed = 0;
   const els = cards.map((card) => {
     const el = known.get(card.uid);
     if (el) {
+      const before = signature(el);
       updateCard(el, card);
+      if (signature(el) !== before) changed += 1;
       return el;
     }
+    changed += 1;
     return newCard(card);
   });
   const same = els.length === cardsEl.children.length && els.every((el, i) => cardsEl.children[i] === el);
   if (!same) cardsEl.replaceChildren(...els);
   showEmpty(filters);
+  return changed;
 }
 
 function matches(card, filters) {
@@ -198,8 +209,8 @@ async function loadList() {
   params.set("page_size", "200");
   const request = ++listRequest;
   const data = await getJSON(`/api/jobs?${params}`);
-  if (request !== listRequest) return; // a newer filter change won
-  renderList(data.results ?? data, filters);
+  if (request !== listRequest) return 0; // a newer filter change won
+  return renderList(data.results ?? data, filters);
 }
 
 async function loadStats() {
@@ -250,8 +261,10 @@ const feed = new LiveFeed({
     else if (msg.type === "job_metrics") applyJobMetrics(msg);
   },
   async poll() {
-    await Promise.all([loadList(), loadStats()]);
+    const [changed] = await Promise.all([loadList(), loadStats()]);
+    return changed;
   },
+  expectActivity: () => Boolean(cardsEl.querySelector('.job-card[data-status="running"]')),
 });
 
 // --- filters ------------------------------------------------------------------------

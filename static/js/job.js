@@ -173,13 +173,19 @@ async function loadMetrics() {
 }
 
 async function pollMetrics() {
-  if (!lossChart) return;
+  if (!lossChart) return 0;
   const since = lastStep === null ? "" : `&since_step=${lastStep}`;
   const data = await getJSON(`${api}/metrics?max_points=10000${since}`);
   const series = {};
-  for (const [key, value] of Object.entries(data.series)) if (value.points.length) series[key] = value.points;
-  if (Object.keys(series).length) clearChartEmpty();
+  let news = 0;
+  for (const [key, value] of Object.entries(data.series)) {
+    if (!value.points.length) continue;
+    series[key] = value.points;
+    news += value.points.length;
+  }
+  if (news) clearChartEmpty();
   applySeries(series);
+  return news;
 }
 
 // --- resources ----------------------------------------------------------------------
@@ -306,13 +312,14 @@ async function loadResources() {
 }
 
 async function pollResources() {
-  if (!resourceCharts.size) return;
+  if (!resourceCharts.size) return 0;
   const since = lastResourceTime ? `&since=${encodeURIComponent(lastResourceTime)}` : "";
   const data = await getJSON(`/api/training/resources?job=${encodeURIComponent(uid)}&max_points=400${since}`);
   if (data.samples.length) {
     for (const el of document.querySelectorAll("#resources .chart-empty")) el.remove();
   }
   applySamples(data.samples);
+  return data.samples.length;
 }
 
 // --- header, progress, stages -------------------------------------------------------
@@ -427,8 +434,13 @@ setInterval(tick, 1000);
 
 async function pollJob() {
   const detail = await getJSON(api);
+  const changed =
+    detail.status !== card.status ||
+    detail.current_step !== card.current_step ||
+    detail.progress !== card.progress;
   for (const stage of detail.stages || []) renderStage(stage);
   applyCard(detail, { rate: detail.step_rate ?? undefined, eta: detail.eta_seconds ?? undefined });
+  return changed ? 1 : 0;
 }
 
 // --- logs ---------------------------------------------------------------------------
@@ -488,7 +500,7 @@ function appendLogs(lines) {
     fragment.append(el);
     added += 1;
   }
-  if (!added) return;
+  if (!added) return 0;
   logScroll.insertBefore(fragment, logEmpty);
   logEmpty.hidden = true;
   const all = logScroll.querySelectorAll(".log");
@@ -496,12 +508,13 @@ function appendLogs(lines) {
   logCount();
   if (stickToBottom) logScroll.scrollTop = logScroll.scrollHeight;
   else jumpButton.hidden = false;
+  return added;
 }
 
 async function pollLogs() {
   const after = lastSeq === null ? "" : `&after_seq=${lastSeq}`;
   const data = await getJSON(`${api}/logs?limit=1000${after}`);
-  appendLogs(data.lines);
+  return appendLogs(data.lines);
 }
 
 logScroll.addEventListener("scroll", () => {
@@ -557,8 +570,10 @@ const feed = new LiveFeed({
     }
   },
   async poll() {
-    await Promise.all([pollJob(), pollMetrics(), pollLogs(), pollResources()]);
+    const counts = await Promise.all([pollJob(), pollMetrics(), pollLogs(), pollResources()]);
+    return counts.reduce((a, b) => a + b, 0);
   },
+  expectActivity: () => card.status === "running" || card.status === "queued",
 });
 
 const liveButton = document.getElementById("live-toggle");

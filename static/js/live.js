@@ -1,8 +1,10 @@
-// One live connection per page: a WebSocket while it is open, polling the JSON API
-// every 3 s while it is not, and a small status indicator saying which.
+// One live connection per page: a WebSocket while it carries updates, polling the JSON
+// API every 3 s while it does not, and a small status indicator saying which.
 //
-// States: "live" (socket open), "polling" (socket down, API answering), "paused"
-// (the reader stopped updates), "offline" (neither answers; a banner says so).
+// States: "live" (pushes arrive over the socket), "polling" (the API is read every 3 s:
+// the socket is down, or open but silent while polls keep finding news, as when a
+// writer runs in another process without a shared channel layer), "paused" (the reader
+// stopped updates), "offline" (nothing answers; a banner says so).
 
 import { setText } from "./format.js";
 
@@ -13,24 +15,30 @@ const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 export class LiveFeed {
   /**
    * @param {object} o
-   * @param {string} o.path        WebSocket path, e.g. "/ws/jobs/<uid>/"
-   * @param {(msg: object) => void} o.onMessage   a pushed payload
-   * @param {() => Promise<void>} o.poll   fetch what changed since the last update; throws when the API is unreachable
+   * @param {string} o.path  WebSocket path, e.g. "/ws/jobs/<uid>/"
+   * @param {(msg: object) => void} o.onMessage  a pushed payload
+   * @param {() => Promise<number>} o.poll  fetch and apply what changed since the last
+   *   update; resolves to how many things were new; throws when the API is unreachable
+   * @param {() => boolean} [o.expectActivity]  whether updates are due (e.g. a job is
+   *   running); while true, an open socket that stays silent is checked by polling
    */
-  constructor({ path, onMessage, poll }) {
+  constructor({ path, onMessage, poll, expectActivity = () => false }) {
     this.path = path;
     this.onMessage = onMessage;
     this.poll = poll;
+    this.expectActivity = expectActivity;
     this.state = "connecting";
     this.paused = false;
     this.socket = null;
     this.attempt = 0;
     this.lastUpdate = null;
+    this.lastPush = 0;
     this.pollTimer = null;
     this.reconnectTimer = null;
     this.pingTimer = null;
     this.polling = false;
     this.everOpened = false;
+    this.socketOpen = false;
     this.listeners = new Set();
     const params = new URLSearchParams(location.search);
     // ?transport=poll forces the fallback, to check it (and for proxies without WebSockets).
@@ -47,6 +55,7 @@ export class LiveFeed {
     this.lastUpdate = Date.now();
     if (this.socketAllowed) this.connect();
     else this.fallback();
+    this.startPolling();
     this.render();
   }
 
@@ -61,7 +70,7 @@ export class LiveFeed {
     let socket;
     try {
       socket = new WebSocket(`${scheme}://${location.host}${this.path}`);
-    } catch (err) {
+    } catch {
       this.fallback();
       return;
     }
@@ -82,13 +91,17 @@ export class LiveFeed {
       } catch {
         return;
       }
-      if (this.state !== "live") this.confirmed();
+      if (!this.socketOpen) this.confirmed();
       this.touch();
-      if (msg.type !== "pong") this.onMessage(msg);
+      if (msg.type === "pong") return;
+      this.lastPush = Date.now();
+      if (this.state !== "live") this.setState("live");
+      this.onMessage(msg);
     });
     socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.socketOpen = false;
       clearInterval(this.pingTimer);
       if (this.paused) return;
       this.fallback();
@@ -101,8 +114,9 @@ export class LiveFeed {
   confirmed() {
     const reconnected = this.everOpened;
     this.everOpened = true;
+    this.socketOpen = true;
     this.attempt = 0;
-    this.stopPolling();
+    this.lastPush = Date.now();
     this.setState("live");
     // Whatever happened while the socket was down is fetched once.
     if (reconnected) this.refresh({ quiet: true });
@@ -115,10 +129,12 @@ export class LiveFeed {
   fallback() {
     if (this.paused) return;
     if (this.state !== "offline") this.setState("polling");
-    if (!this.pollTimer) {
-      this.pollTimer = setInterval(() => this.pollOnce(), POLL_MS);
-      this.pollOnce();
-    }
+    this.startPolling();
+    this.pollOnce();
+  }
+
+  startPolling() {
+    if (!this.pollTimer) this.pollTimer = setInterval(() => this.tick(), POLL_MS);
   }
 
   stopPolling() {
@@ -126,15 +142,33 @@ export class LiveFeed {
     this.pollTimer = null;
   }
 
-  async pollOnce() {
+  tick() {
+    if (this.paused) return;
+    if (!this.socketOpen) {
+      this.pollOnce();
+      return;
+    }
+    // An open socket that has been silent while updates are due: check by polling. If
+    // the poll finds news the socket did not bring, pushes are not reaching this page.
+    if (this.expectActivity() && Date.now() - this.lastPush >= POLL_MS) {
+      this.pollOnce({ checkingSocket: true });
+    }
+  }
+
+  async pollOnce({ checkingSocket = false } = {}) {
     if (this.polling || this.paused) return;
     this.polling = true;
     try {
-      await this.poll();
+      const news = await this.poll();
       this.touch();
-      if (this.state !== "live" && !this.paused) this.setState("polling");
-    } catch (err) {
-      if (!this.paused && this.state !== "live") this.setState("offline");
+      if (this.paused) return;
+      if (checkingSocket) {
+        if (news > 0 && this.state === "live") this.setState("polling");
+      } else if (this.state !== "live") {
+        this.setState("polling");
+      }
+    } catch {
+      if (!this.paused && !this.socketOpen) this.setState("offline");
     } finally {
       this.polling = false;
     }
@@ -146,18 +180,18 @@ export class LiveFeed {
       await this.poll();
       this.touch();
       this.hideBanner();
-    } catch (err) {
+    } catch {
       if (!quiet) this.showBanner();
     }
   }
 
   pause() {
     this.paused = true;
-    this.stopPolling();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
     const socket = this.socket;
     this.socket = null;
+    this.socketOpen = false;
     if (socket) socket.close();
     this.setState("paused");
   }
@@ -209,10 +243,7 @@ export class LiveFeed {
     const el = document.getElementById("conn-ago");
     if (!el || !this.lastUpdate) return;
     const s = Math.max(0, Math.round((Date.now() - this.lastUpdate) / 1000));
-    const text = s < 60 ? `updated ${s}s ago` : `updated ${Math.floor(s / 60)}m ago`;
-    // Screen readers hear state changes, not a ticking clock.
-    el.setAttribute("aria-hidden", "true");
-    setText(el, text);
+    setText(el, s < 60 ? `updated ${s}s ago` : `updated ${Math.floor(s / 60)}m ago`);
   }
 }
 

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.e2e
 RUNNING = "llama3-8b-alpaca-lora"  # shown in screenshots; never changed by a test
 LIVE = "mistral-7b-dolly-qlora"  # receives metrics, logs and a stage move over the socket
 POLLED = "qwen25-15b-gsm8k-sft"  # receives metrics while its socket is refused
+SILENT = "phi3-mini-ultrachat"  # receives metrics while its socket stays silent
 FAILED = "llama2-13b-oasst-oom"
 QUEUED = "gemma2-2b-samsum"
 SCREENS = {
@@ -226,6 +227,22 @@ def test_with_the_websocket_refused_the_page_updates_by_polling(page, report):
     )
     expect(page.locator("#log-scroll")).to_contain_text("e2e: polled line", timeout=5000)
     expect(page.locator("#conn-ago")).to_have_text(re.compile(r"updated \ds ago"))
+
+
+def test_a_socket_that_stays_silent_while_data_arrives_falls_back_to_polling(page, report):
+    # A socket that answers pings but never pushes: what a page sees when the writer runs
+    # in another process without a shared channel layer.
+    def silent(ws):
+        ws.on_message(lambda message: ws.send('{"type": "pong"}'))
+
+    page.route_web_socket(re.compile(r"/ws/"), silent)
+    page.goto(f"/job/{SILENT}")
+    wait_live(page)
+    report(f"/api/jobs/{SILENT}/metrics", {"points": [loss_point(5, 2.5)]})
+    expect(page.locator('.metric[data-key="train/loss"] [data-f="value"]')).to_have_text(
+        "2.5", timeout=7000
+    )
+    expect(page.locator("#conn")).to_have_attribute("data-state", "polling")
 
 
 def test_failed_job_page_shows_the_error_panel(page):
