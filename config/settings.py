@@ -205,6 +205,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("TUNEBOARD_MAX_BODY_BYTES", 4 * 1024 * 1024
 TUNEBOARD_MAX_POINTS_PER_BATCH = 10_000
 TUNEBOARD_MAX_LOG_LINES_PER_BATCH = 5_000
 TUNEBOARD_PUBLIC_READ = envbool("TUNEBOARD_PUBLIC_READ", "0")
+# WebSockets: inbound messages are small control frames (a ping); outbound, a viewer
+# whose unread pushes pass the backlog limit is dropped (it reconnects and catches up).
+TUNEBOARD_WS_MAX_MESSAGE_BYTES = envint("TUNEBOARD_WS_MAX_MESSAGE_BYTES", 4096, minimum=64)
+TUNEBOARD_WS_MAX_BACKLOG_BYTES = envint(
+    "TUNEBOARD_WS_MAX_BACKLOG_BYTES", 4 * 1024 * 1024, minimum=64 * 1024
+)
 TUNEBOARD_ALERT_WEBHOOK = envstr("TUNEBOARD_ALERT_WEBHOOK")
 if TUNEBOARD_ALERT_WEBHOOK and not TUNEBOARD_ALERT_WEBHOOK.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TUNEBOARD_ALERT_WEBHOOK must be an http:// or https:// URL")

@@ -1,4 +1,17 @@
-"""WebSocket consumers: one Channels group per job, one for the dashboard."""
+"""WebSocket consumers: one Channels group per job, one for the dashboard.
+
+Limits (docs/security.md): a socket carries small JSON control messages inbound (a
+ping), so a text frame over `TUNEBOARD_WS_MAX_MESSAGE_BYTES`, a binary frame or text
+that is not JSON closes it. Outbound, a browser that stops reading must not make the
+server buffer pushes without end: under daphne each socket registers a push producer
+on its transport, and once the transport's buffer is full every further push counts
+against `TUNEBOARD_WS_MAX_BACKLOG_BYTES`; past it the socket is dropped and its buffer
+freed. The page reconnects and fetches what it missed, as after any outage.
+"""
+
+import functools
+import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -7,9 +20,65 @@ from django.conf import settings
 from .live import DASHBOARD_GROUP, job_group
 from .models import Job
 
+logger = logging.getLogger(__name__)
+
+# Close codes (RFC 6455): 1003 unsupported data, 1007 invalid payload, 1009 too big.
+CLOSE_UNSUPPORTED = 1003
+CLOSE_INVALID = 1007
+CLOSE_TOO_BIG = 1009
+# Application code: the viewer fell too far behind; it reconnects and catches up.
+CLOSE_TOO_SLOW = 4008
+
+
+def server_socket(send):
+    """daphne's WebSocket protocol behind an ASGI `send`, or None under another server.
+
+    daphne hands the application `partial(server.handle_reply, protocol)`; Channels'
+    session middleware keeps that callable as `real_send`. Nothing else exposes the
+    transport, and without it the outbound guard simply stays off.
+    """
+    for _ in range(8):
+        if isinstance(send, functools.partial):
+            return next((a for a in send.args if hasattr(a, "registerProducer")), None)
+        send = getattr(getattr(send, "__self__", None), "real_send", None)
+        if send is None:
+            return None
+    return None
+
+
+class OutboundBacklog:
+    """A Twisted push producer that learns when a socket's transport buffer is full.
+
+    Twisted pauses the producer once more than its buffer size (64 KiB) waits to be
+    written and resumes it when the buffer has drained. `add` counts the bytes pushed
+    while paused; `over` says when they pass the limit.
+    """
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.paused = False
+        self.pending = 0
+
+    def pauseProducing(self):  # Twisted calls these three
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+        self.pending = 0
+
+    def stopProducing(self):
+        self.paused = False
+
+    def add(self, size):
+        if self.paused:
+            self.pending += size
+        return self.pending > self.limit
+
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):
     group = None
+    backlog = None
+    protocol = None
 
     def may_read(self):
         user = self.scope.get("user")
@@ -19,13 +88,51 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        protocol = server_socket(self.base_send)
+        if protocol is not None and getattr(protocol, "transport", None) is not None:
+            backlog = OutboundBacklog(settings.TUNEBOARD_WS_MAX_BACKLOG_BYTES)
+            try:
+                protocol.registerProducer(backlog, True)
+            except RuntimeError:  # someone else's producer: leave the socket unguarded
+                return
+            self.protocol, self.backlog = protocol, backlog
+
+    async def websocket_receive(self, message):
+        text = message.get("text")
+        if text is None:
+            await self.close(code=CLOSE_UNSUPPORTED)
+            return
+        if len(text.encode("utf-8", "surrogatepass")) > settings.TUNEBOARD_WS_MAX_MESSAGE_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            content = json.loads(text)
+        except ValueError:
+            await self.close(code=CLOSE_INVALID)
+            return
+        await self.receive_json(content)
+
     async def receive_json(self, content, **kwargs):
         # The socket is push-only; a ping lets clients measure liveness.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
     async def tb_event(self, event):
-        await self.send_json(event["payload"])
+        text = await self.encode_json(event["payload"])
+        if self.backlog is not None and self.backlog.add(len(text)):
+            logger.warning(
+                "Dropping a WebSocket viewer of %s: %d bytes behind",
+                self.group,
+                self.backlog.pending,
+            )
+            self.backlog = None
+            await self.close(code=CLOSE_TOO_SLOW)
+            # The close frame would wait behind the unread backlog; free it now.
+            self.protocol.dropConnection(abort=True)
+            return
+        await self.send(text_data=text)
 
 
 class JobConsumer(_GroupConsumer):
