@@ -158,14 +158,16 @@ def _point(step, value, epoch):
 def series_downsample(*, job_id, key, lo, hi, max_points):
     """At most `max_points` points of `key` over steps [lo, hi] from the rollups.
 
-    Returns None when no level is coarse enough to help (the caller reads raw points).
+    Each of about max_points / 2 step ranges contributes its minimum and maximum (and,
+    when the range has NaNs, its first NaN, with fewer ranges to stay in budget); the
+    first and last points are always kept. Returns None when no stored level is coarse
+    enough to help (the caller reads raw points).
     """
     span = hi - lo + 1
-    groups_wanted = max(1, (max_points - 2) // 3)
-    width = max((w for w in WIDTHS if w * groups_wanted <= span), default=None)
+    width = max((w for w in WIDTHS if w * max(1, (max_points - 2) // 2) <= span), default=None)
     if width is None:
         return None
-    rows = (
+    rows = list(
         MetricRollup.objects.filter(
             job_id=job_id, key=key, width=width, bucket__gte=lo // width, bucket__lte=hi // width
         )
@@ -187,29 +189,27 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
             "nan_step",
         )
     )
+    if not rows:
+        return None
+    groups_wanted = max(1, (max_points - 2) // 2)
+    while True:
+        out = _group(rows, width, lo, span, groups_wanted)
+        if len(out) + 2 <= max_points or groups_wanted == 1:
+            break
+        # NaN points took part of the budget: fewer, wider groups.
+        groups_wanted = max(1, groups_wanted - (len(out) + 2 - max_points + 1) // 2 - 1)
+    first, last = rows[0][1:4], rows[-1][4:7]
+    out.setdefault(first[0], first)
+    out.setdefault(last[0], last)
+    return [_point(*out[step]) for step in sorted(out)]
+
+
+def _group(rows, width, lo, span, groups_wanted):
+    """{step: point} of each group's minimum, maximum and first NaN."""
     out = {}
-    group_of = None
-    best = None
-    first = last = None
-    for (
-        bucket,
-        f_step,
-        f_val,
-        f_ep,
-        l_step,
-        l_val,
-        l_ep,
-        mn_step,
-        mn_val,
-        mn_ep,
-        mx_step,
-        mx_val,
-        mx_ep,
-        nan_step,
-    ) in rows:
-        if first is None:
-            first = (f_step, f_val, f_ep)
-        last = (l_step, l_val, l_ep)
+    group_of, best = None, None
+    for row in rows:
+        bucket, mn_step, mn_val, mn_ep, mx_step, mx_val, mx_ep, nan_step = (row[0], *row[7:])
         group = (bucket * width - lo) * groups_wanted // span
         if group != group_of:
             if best:
@@ -221,12 +221,8 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
             best["max"] = (mx_step, mx_val, mx_ep)
         if nan_step is not None and best["nan"] is None:
             best["nan"] = (nan_step, None, None)
-    if best:
-        _emit(out, best)
-    if first:
-        out.setdefault(first[0], first)
-        out.setdefault(last[0], last)
-    return [_point(*out[step]) for step in sorted(out)]
+    _emit(out, best)
+    return out
 
 
 def _emit(out, best):

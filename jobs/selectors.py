@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
+from . import rollups
 from .live import encode_float, isoformat
 from .models import (
     CURRENT_STATUSES,
@@ -364,6 +365,23 @@ def metric_series(*, job, keys=None, since_step=None, max_points=DEFAULT_MAX_POI
     in_range = MetricPoint.objects.filter(job_id=job.pk, key__in=keys)
     if since_step is not None:
         in_range = in_range.filter(step__gt=since_step)
+    else:
+        # Whole series: sizes come from the stored rollups (a few rows per key) and long
+        # series are downsampled from them; keys without rollups take the scan below.
+        totals = rollups.series_totals(job_id=job.pk, keys=keys)
+        for key, (count, lo, hi) in totals.items():
+            if count <= max_points:
+                continue
+            points = rollups.series_downsample(
+                job_id=job.pk, key=key, lo=lo, hi=hi, max_points=max_points
+            )
+            if points is not None:
+                series[key].update(points=points, total=count, downsampled=True)
+        done = [key for key in keys if series[key]["downsampled"]]
+        if len(done) == len(keys):
+            return series
+        if done:
+            in_range = in_range.exclude(key__in=done)
     stats = (
         in_range.order_by()
         .values("key")

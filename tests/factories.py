@@ -6,6 +6,7 @@ exactly like reported data. `add_points` and `jobs_bulk` write rows directly for
 """
 
 import itertools
+import math
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from jobs import services
 from jobs.models import STAGE_ORDER, Job, JobStatus, MetricPoint, Stage
+from jobs.rollups import rollups_update
 from monitoring.services import resource_samples_ingest
 
 _counter = itertools.count(1)
@@ -96,7 +98,8 @@ def ingest_points(job, count, **kwargs):
 def add_points(job, values, *, key="train/loss", start=0, wall_time=None, epoch=None):
     """Insert one point per value at steps `start`.. directly (fast; for large series).
 
-    A value of None is NaN, as stored. `latest_metrics` is not updated. Rows go in with
+    A value of None is NaN, as stored. `latest_metrics` is not updated; the rollups are.
+    Rows go in with
     one `executemany`, as model instances would make a 200 000-point setup take seconds.
     """
     stamp = connection.ops.adapt_datetimefield_value(wall_time or timezone.now())
@@ -108,6 +111,9 @@ def add_points(job, values, *, key="train/loss", start=0, wall_time=None, epoch=
             "VALUES (%s, %s, %s, %s, %s, %s)",
             list(rows),
         )
+    # Keep the stored rollups too, as metrics ingest does.
+    series = [(start + i, math.nan if v is None else v, epoch, None) for i, v in enumerate(values)]
+    rollups_update(job_id=job.pk, by_key={key: series})
 
 
 def add_logs(job, count, *, start=0, level="INFO", message="line {seq}"):
