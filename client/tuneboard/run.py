@@ -6,6 +6,7 @@ nothing here waits on the network except `finish`/`fail` (bounded by their timeo
 
 import logging
 import math
+import numbers
 import os
 import re
 import secrets
@@ -37,6 +38,24 @@ def _error_type(exc):
     if cls.__module__ in ("builtins", "__main__"):
         return cls.__qualname__
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _json_safe(value):
+    """`value` as JSON the server accepts: non-finite floats and unknown objects
+    (numpy scalars, paths, dtypes, …) become numbers or strings."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return _json_safe(float(value))
+    return str(value)
 
 
 def init(
@@ -82,7 +101,7 @@ def init(
         "host": hostname(),
     }
     if config is not None:
-        body["config"] = config
+        body["config"] = _json_safe(dict(config))
     if tags is not None:
         body["tags"] = list(tags)
     if total_steps is not None:
@@ -137,6 +156,9 @@ class Run:
     def log(self, metrics, step=None, epoch=None):
         """Queue metric points `{key: value}` at `step` (default: one past the last
         implicit step). Values that are not numbers are skipped with one warning."""
+        if self.finished:
+            self._warn_once(("finished", "log"), "log() after the run finished")
+            return
         now = time.time()
         with self._lock:
             if step is None:
@@ -173,6 +195,9 @@ class Run:
 
     def log_text(self, message, level="INFO"):
         """Queue one log line for the job's terminal panel."""
+        if self.finished:
+            self._warn_once(("finished", "log_text"), "log_text() after the run finished")
+            return
         level = str(level).upper()
         level = _LEVEL_ALIASES.get(level, level)
         if level not in LEVELS:
@@ -198,6 +223,9 @@ class Run:
         if status not in STAGE_STATUSES:
             raise ValueError(f"status: {status!r} is not one of {', '.join(STAGE_STATUSES)}")
         # The event's own time: stage timings stay right when delivery is late.
+        if self.finished:
+            self._warn_once(("finished", "stage"), "stage() after the run finished")
+            return
         body = {"stage": name, "status": status, "time": time.time()}
         if progress is not None:
             body["progress"] = max(0.0, min(100.0, float(progress)))
@@ -218,6 +246,8 @@ class Run:
 
     def progress(self, step=None, total_steps=None, epoch=None, percent=None):
         """Report where training is; cheap enough to call every step (coalesced)."""
+        if self.finished:
+            return
         fields = {}
         if step is not None:
             self.step = fields["step"] = int(step)

@@ -486,35 +486,49 @@ class Transport:
             try:
                 used = self._deliver(events)
             except RetryLater as exc:
-                self.stats["retries"] += 1
-                delay = min(self.backoff_max, self.backoff_base * 2**attempt)
-                delay *= random.uniform(0.5, 1.0)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, 60.0))
-                attempt += 1
-                if self._deadline is not None:
-                    remaining = self._deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    delay = min(delay, remaining)
-                time.sleep(delay) if delay < 0.05 else self._stopping.wait(delay)
-                if self._stopping.is_set() and (
-                    self._deadline is None or time.monotonic() >= self._deadline
-                ):
+                if not self._backoff(exc, attempt):
                     return False
+                attempt += 1
                 continue
+            except Exception as exc:
+                # A bug or an unsendable event must not kill the sender (everything queued
+                # after it would be lost): drop the head event, say so once, go on.
+                self._report_once(
+                    ("unsendable", type(exc).__name__),
+                    f"cannot send an event ({type(exc).__name__}: {exc}); it is dropped",
+                )
+                used = 1
             attempt = 0
             self.queue.commit(used)
             with self._idle:
                 self._idle.notify_all()
         return True
 
+    def _backoff(self, exc, attempt):
+        """Sleep before retry number `attempt + 1`; False if the close deadline passed."""
+        self.stats["retries"] += 1
+        delay = min(self.backoff_max, self.backoff_base * 2**attempt)
+        delay *= random.uniform(0.5, 1.0)
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, 60.0))
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            delay = min(delay, remaining)
+        self._stopping.wait(delay)
+        return not (
+            self._stopping.is_set()
+            and (self._deadline is None or time.monotonic() >= self._deadline)
+        )
+
     def _deliver(self, events):
         """Send the head of the queue; returns how many events it used up."""
         first = events[0]
         if first[0] == "post":
             _, path, body = first[:3]
-            self._post(path, json.dumps(body, separators=(",", ":")), kind=path)
+            body = json.dumps(body, separators=(",", ":"), default=str)
+            self._post(path, body, kind=path)
             return 1
         points, lines, samples, progress = [], [], [], {}
         sample_target = None

@@ -10,6 +10,8 @@ import pytest
 import tuneboard
 from tuneboard.transport import Transport
 
+from .live import REPO
+
 
 def new_uid(prefix):
     return f"{prefix}-{secrets.token_hex(3)}"
@@ -157,3 +159,27 @@ def test_a_bad_token_is_reported_not_raised(server):
     assert transport.close(timeout=10)
     assert "answered 401" in stderr.getvalue()
     assert "Invalid token." in stderr.getvalue()
+
+
+def test_a_config_with_objects_json_cannot_carry_is_stored_as_text(server):
+    uid = new_uid("config")
+    config = {"lr": 1e-4, "output": REPO / "out", "clip": math.inf, "betas": (0.9, 0.999)}
+    run = tuneboard.init(server=server.url, token=server.token, uid=uid, name="c", config=config)
+    assert run.finish(timeout=10)
+    stored = server.get(f"/api/jobs/{uid}")["config"]
+    assert stored == {
+        "lr": 1e-4,
+        "output": str(REPO / "out"),
+        "clip": "inf",
+        "betas": [0.9, 0.999],
+    }
+
+
+def test_reporting_after_finish_is_ignored_with_a_warning(server, capsys):
+    uid = new_uid("after")
+    run = tuneboard.init(server=server.url, token=server.token, uid=uid, name="after")
+    run.finish(timeout=10)
+    run.log({"train/loss": 1.0}, step=1)
+    run.log({"train/loss": 1.0}, step=2)
+    assert run.transport.queue.pending == 0
+    assert capsys.readouterr().err.count("log() after the run finished") == 1
