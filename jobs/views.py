@@ -184,6 +184,13 @@ def job_findings(job):
     return list(diagnostics.job_findings(job))
 
 
+def open_alerts(job):
+    """Findings of the job's unresolved alerts, most severe first (kept by the watcher)."""
+    alerts = job.alerts.filter(resolved_at=None).order_by("first_seen")
+    findings = [alert.finding for alert in alerts if alert.finding]
+    return sorted(findings, key=lambda f: 0 if f.get("severity") == "critical" else 1)
+
+
 def other_metric_keys(job):
     return sorted(k for k in (job.latest_metrics or {}) if k not in FIXED_CHART_KEYS)
 
@@ -268,6 +275,7 @@ def job_detail(request, uid):
             "logs": [log_payload(entry) for entry in logs],
             "error": error,
             "findings": job_findings(job) if job.status == JobStatus.FAILED else [],
+            "alerts": open_alerts(job) if job.status != JobStatus.FAILED else [],
             "summary": completed_summary(job) if job.status == JobStatus.COMPLETED else None,
             "config_rows": rows,
             "config_columns": [rows[: (len(rows) + 1) // 2], rows[(len(rows) + 1) // 2 :]],

@@ -112,6 +112,7 @@ function updateCard(el, card) {
     error.title = card.error.message;
   }
   error.hidden = !card.error;
+  if ("alerts" in card) applyAlerts(el, card.alerts, Boolean(card.error));
   lossRow.hidden = Boolean(card.error);
   const queued = card.status === "queued";
   setText(field(el, "losslabel"), queued ? "waiting to start" : "loss");
@@ -136,6 +137,14 @@ function updateCard(el, card) {
   else if (card.duration !== null && card.duration !== undefined) time = duration(card.duration);
   setText(field(el, "time"), time);
   el.$card = card;
+}
+
+function applyAlerts(el, alerts, failed) {
+  const line = field(el, "alert");
+  const list = alerts || [];
+  const more = list.length > 1 ? ` +${list.length - 1}` : "";
+  setText(line, list.length ? `⚠ ${list[0].title}${more}` : "");
+  line.hidden = failed || !list.length;
 }
 
 function newCard(card) {
@@ -259,6 +268,10 @@ const feed = new LiveFeed({
   onMessage(msg) {
     if (msg.type === "job") applyJob(msg.job);
     else if (msg.type === "job_metrics") applyJobMetrics(msg);
+    else if (msg.type === "job_alerts") {
+      const el = cardsByUid().get(msg.uid);
+      if (el) applyAlerts(el, msg.alerts, el.dataset.status === "failed");
+    }
   },
   async poll() {
     const [changed] = await Promise.all([loadList(), loadStats()]);

@@ -443,6 +443,38 @@ async function pollJob() {
   return changed ? 1 : 0;
 }
 
+// --- alerts -------------------------------------------------------------------------
+
+function renderAlerts(findings) {
+  const panel = document.getElementById("alerts-panel");
+  if (!panel) return;
+  const list = document.getElementById("alerts-list");
+  const sorted = [...findings].sort((a, b) => (a.severity === "critical" ? 0 : 1) - (b.severity === "critical" ? 0 : 1));
+  list.replaceChildren(
+    ...sorted.map((finding) => {
+      const details = document.createElement("details");
+      details.className = "alert";
+      details.dataset.code = finding.code;
+      details.dataset.severity = finding.severity;
+      const summary = document.createElement("summary");
+      const severity = Object.assign(document.createElement("span"), { className: "severity", textContent: finding.severity });
+      const title = Object.assign(document.createElement("strong"), { textContent: finding.title });
+      const text = Object.assign(document.createElement("span"), { className: "muted small", textContent: finding.summary || "" });
+      summary.append(severity, title, text);
+      details.append(summary);
+      if (finding.suggested_fixes?.length) {
+        const ul = document.createElement("ul");
+        ul.className = "checklist";
+        for (const fix of finding.suggested_fixes) ul.append(Object.assign(document.createElement("li"), { textContent: fix }));
+        details.append(ul);
+      }
+      return details;
+    }),
+  );
+  setText(document.getElementById("alerts-count"), `${sorted.length} open alert${sorted.length === 1 ? "" : "s"}`);
+  panel.hidden = sorted.length === 0;
+}
+
 // --- logs ---------------------------------------------------------------------------
 
 const logScroll = document.getElementById("log-scroll");
@@ -560,6 +592,9 @@ const feed = new LiveFeed({
         break;
       case "status":
         applyCard(msg.job);
+        break;
+      case "alerts":
+        renderAlerts(msg.findings || []);
         break;
       case "resources":
         for (const el of document.querySelectorAll("#resources .chart-empty")) el.remove();

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from jobs import services
+from jobs.diagnostics import Finding
 from jobs.models import Job, JobStatus
 from tests.factories import add_logs, add_points, ingest_points, make_job, make_user
 
@@ -146,3 +147,22 @@ def test_unknown_job_is_a_404_page(signed_in):
     assert response.status_code == 404
     assert b"Nothing here" in response.content
     assert b"Back to all jobs" in response.content
+
+
+def test_running_job_page_lists_open_alerts_with_their_fixes(signed_in):
+    job = make_job(uid="noisy", status=JobStatus.RUNNING)
+    finding = Finding(
+        code="overfitting",
+        severity="warning",
+        title="Validation loss is rising",
+        summary="val/loss rose for 3 evaluations while train/loss fell.",
+        suggested_fixes=["Stop at the best checkpoint (load_best_model_at_end=True)."],
+    )
+    services.alerts_sync(job=job, findings=[finding])
+    html = signed_in.get("/job/noisy").content.decode()
+    assert 'id="alerts-panel"' in html
+    assert "1 open alert<" in html
+    assert "Validation loss is rising" in html
+    assert "load_best_model_at_end=True" in html
+    dashboard = signed_in.get("/").content.decode()
+    assert "⚠ Validation loss is rising" in dashboard
