@@ -1,4 +1,5 @@
 import json
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -38,26 +39,34 @@ def valid_record(**overrides):
 
 
 def test_load_jobs_loads_every_fixture_job_with_five_stages():
-    call_command("load_jobs", stdout=open("/dev/null", "w"))
+    call_command("load_jobs", stdout=StringIO())
     assert Job.objects.count() >= 14
     assert set(Job.objects.values_list("status", flat=True)) == {
-        "queued", "running", "completed", "failed", "cancelled"
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "cancelled",
     }
     for job in Job.objects.all():
         assert [s.name for s in job.stages.all()] == [
-            "dataset_loading", "tokenization", "training", "validation", "save_model"
+            "dataset_loading",
+            "tokenization",
+            "training",
+            "validation",
+            "save_model",
         ]
 
 
 def test_load_jobs_twice_leaves_identical_row_counts():
-    call_command("load_jobs", stdout=open("/dev/null", "w"))
+    call_command("load_jobs", stdout=StringIO())
     first = row_counts()
-    call_command("load_jobs", stdout=open("/dev/null", "w"))
+    call_command("load_jobs", stdout=StringIO())
     assert row_counts() == first
 
 
 def test_loaded_stages_agree_with_job_status():
-    call_command("load_jobs", stdout=open("/dev/null", "w"))
+    call_command("load_jobs", stdout=StringIO())
     failed = Job.objects.get(uid="qwen2-7b-codealpaca-tok")
     statuses = {s.name: s.status for s in failed.stages.all()}
     assert statuses["dataset_loading"] == "completed"
@@ -87,7 +96,7 @@ def test_loaded_stages_agree_with_job_status():
 def test_a_bad_file_names_file_record_and_field_and_changes_nothing(
     tmp_path, case, content, expected
 ):
-    call_command("load_jobs", stdout=open("/dev/null", "w"))
+    call_command("load_jobs", stdout=StringIO())
     before = row_counts()
     path = tmp_path / "bad.json"
     path.write_text(content if isinstance(content, str) else json.dumps({"jobs": content}))

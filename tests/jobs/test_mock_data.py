@@ -1,5 +1,6 @@
 import json
 import math
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,6 @@ from jobs.models import Job, LogEntry, MetricPoint
 from monitoring.models import ResourceSample
 
 pytestmark = pytest.mark.django_db
-DEVNULL = open("/dev/null", "w")  # noqa: SIM115  (shared sink for command output)
 
 
 def fixture_records():
@@ -30,20 +30,20 @@ def series_snapshot():
 
 @pytest.fixture
 def loaded():
-    call_command("load_jobs", stdout=DEVNULL)
-    call_command("generate_mock_data", "--seed", "1", stdout=DEVNULL)
+    call_command("load_jobs", stdout=StringIO())
+    call_command("generate_mock_data", "--seed", "1", stdout=StringIO())
 
 
 def test_generate_mock_data_with_the_same_seed_gives_identical_series(loaded):
     first = series_snapshot()
-    call_command("generate_mock_data", "--seed", "1", stdout=DEVNULL)
+    call_command("generate_mock_data", "--seed", "1", stdout=StringIO())
     assert series_snapshot() == first
     assert len(first) > 1000
 
 
 def test_another_seed_gives_other_series(loaded):
     first = series_snapshot()
-    call_command("generate_mock_data", "--seed", "2", stdout=DEVNULL)
+    call_command("generate_mock_data", "--seed", "2", stdout=StringIO())
     assert series_snapshot() != first
 
 
@@ -77,7 +77,8 @@ def test_completed_jobs_final_metrics_match_their_fixture(loaded):
 def test_train_loss_falls_over_a_completed_run(loaded):
     job = Job.objects.get(uid="distilbert-sst2")
     values = list(
-        MetricPoint.objects.filter(job=job, key="train/loss").order_by("step")
+        MetricPoint.objects.filter(job=job, key="train/loss")
+        .order_by("step")
         .values_list("value", flat=True)
     )
     tenth = len(values) // 10
@@ -90,7 +91,8 @@ def test_mock_history_has_logs_and_resource_samples_in_the_job_window(loaded):
     samples = ResourceSample.objects.filter(job=job)
     assert samples.count() > 50
     assert samples.earliest("time").time >= job.started_at
-    training = [s.gpus[0]["util"] for s in samples if s.time > job.stages.get(name="training").started_at]
+    training_start = job.stages.get(name="training").started_at
+    training = [s.gpus[0]["util"] for s in samples if s.time > training_start]
     assert sum(training) / len(training) > 80
 
 

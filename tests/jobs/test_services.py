@@ -92,7 +92,7 @@ def test_metrics_ingest_keeps_latest_values_and_a_bounded_sparkline(job):
 def test_logs_ingest_ignores_known_seqs(job):
     lines = [{"seq": i, "message": f"line {i}"} for i in range(5)]
     assert services.logs_ingest(job=job, lines=lines) == 5
-    assert services.logs_ingest(job=job, lines=lines + [{"seq": 5, "message": "new"}]) == 1
+    assert services.logs_ingest(job=job, lines=[*lines, {"seq": 5, "message": "new"}]) == 1
     assert LogEntry.objects.filter(job=job).count() == 6
 
 
@@ -148,7 +148,9 @@ def test_failing_a_job_records_the_error_on_the_active_stage(job):
     )
     job.refresh_from_db()
     assert (job.error_stage, job.error_step, job.error_type) == (
-        "training", 40, "torch.OutOfMemoryError"
+        "training",
+        40,
+        "torch.OutOfMemoryError",
     )
     assert job.stages.get(name="training").status == "failed"
 
