@@ -164,7 +164,10 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
     enough to help (the caller reads raw points).
     """
     span = hi - lo + 1
-    width = max((w for w in WIDTHS if w * max(1, (max_points - 2) // 2) <= span), default=None)
+    groups_wanted = max(1, (max_points - 2) // 2)
+    # The widest level that still has at least half the requested resolution: reading
+    # its rows is what a read costs, and a level 8× finer would cost 8× more rows.
+    width = max((w for w in WIDTHS if w * groups_wanted <= 2 * span), default=None)
     if width is None:
         return None
     rows = list(
@@ -191,7 +194,6 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
     )
     if not rows:
         return None
-    groups_wanted = max(1, (max_points - 2) // 2)
     while True:
         out = _group(rows, width, lo, span, groups_wanted)
         if len(out) + 2 <= max_points or groups_wanted == 1:
