@@ -28,6 +28,37 @@ CLOSE_INVALID = 1007
 CLOSE_TOO_BIG = 1009
 # Application code: the viewer fell too far behind; it reconnects and catches up.
 CLOSE_TOO_SLOW = 4008
+# daphne refuses to send a message over 1 MiB (its --websocket_max_message_size) and
+# fails the socket; a big log or metric push goes out in parts below that. Characters,
+# not bytes: 4 bytes per character at most keeps the parts under the limit.
+PUSH_PART_CHARS = 256 * 1024
+
+
+def push_parts(payload, text, limit=PUSH_PART_CHARS):
+    """`payload` as JSON texts of at most `limit` characters where it can be split.
+
+    `logs` split by line and `metrics` by point, keeping their shapes (a page applies
+    each part as it would a small push); other payloads are small and go whole.
+    """
+    if len(text) <= limit:
+        return [text]
+    if payload.get("type") == "logs" and len(payload["lines"]) > 1:
+        lines = payload["lines"]
+        halves = [lines[: len(lines) // 2], lines[len(lines) // 2 :]]
+        parts = [{**payload, "lines": half} for half in halves]
+    elif payload.get("type") == "metrics":
+        points = [(key, p) for key, series in payload["series"].items() for p in series]
+        if len(points) < 2:
+            return [text]
+        parts = []
+        for half in (points[: len(points) // 2], points[len(points) // 2 :]):
+            series = {}
+            for key, point in half:
+                series.setdefault(key, []).append(point)
+            parts.append({**payload, "series": series})
+    else:
+        return [text]
+    return [t for part in parts for t in push_parts(part, json.dumps(part), limit)]
 
 
 def server_socket(send):
@@ -51,25 +82,35 @@ class OutboundBacklog:
 
     Twisted pauses the producer once more than its buffer size (64 KiB) waits to be
     written and resumes it when the buffer has drained. `add` counts the bytes pushed
-    while paused; `over` says when they pass the limit.
+    while paused and says when they pass the limit. The producer registered before
+    (twisted.web's HTTP channel, which the WebSocket upgrade leaves in place) is told
+    everything too, so it still stops reading from a client that does not read.
     """
 
-    def __init__(self, limit):
+    def __init__(self, limit, previous=None):
         self.limit = limit
+        self.previous = previous
         self.paused = False
         self.pending = 0
 
     def pauseProducing(self):  # Twisted calls these three
         self.paused = True
+        if self.previous is not None:
+            self.previous.pauseProducing()
 
     def resumeProducing(self):
         self.paused = False
         self.pending = 0
+        if self.previous is not None:
+            self.previous.resumeProducing()
 
     def stopProducing(self):
         self.paused = False
+        if self.previous is not None:
+            self.previous.stopProducing()
 
     def add(self, size):
+        """Count `size` bytes about to be written; True once the backlog is too big."""
         if self.paused:
             self.pending += size
         return self.pending > self.limit
@@ -91,13 +132,17 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         protocol = server_socket(self.base_send)
-        if protocol is not None and getattr(protocol, "transport", None) is not None:
-            backlog = OutboundBacklog(settings.TUNEBOARD_WS_MAX_BACKLOG_BYTES)
-            try:
-                protocol.registerProducer(backlog, True)
-            except RuntimeError:  # someone else's producer: leave the socket unguarded
-                return
-            self.protocol, self.backlog = protocol, backlog
+        transport = getattr(protocol, "transport", None)
+        if transport is None or not hasattr(transport, "registerProducer"):
+            return
+        previous = getattr(transport, "producer", None)
+        if previous is not None and not getattr(transport, "streamingProducer", True):
+            return  # a pull producer is driving this transport: leave it alone
+        if previous is not None:
+            transport.unregisterProducer()
+        backlog = OutboundBacklog(settings.TUNEBOARD_WS_MAX_BACKLOG_BYTES, previous)
+        transport.registerProducer(backlog, True)
+        self.protocol, self.backlog = protocol, backlog
 
     async def websocket_receive(self, message):
         text = message.get("text")
@@ -120,7 +165,13 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def tb_event(self, event):
-        text = await self.encode_json(event["payload"])
+        payload = event["payload"]
+        for text in push_parts(payload, await self.encode_json(payload)):
+            if not await self._send_bounded(text):
+                return
+
+    async def _send_bounded(self, text):
+        """Send `text` unless the viewer is too far behind; then drop it and say False."""
         if self.backlog is not None and self.backlog.add(len(text)):
             logger.warning(
                 "Dropping a WebSocket viewer of %s: %d bytes behind",
@@ -131,8 +182,9 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TOO_SLOW)
             # The close frame would wait behind the unread backlog; free it now.
             self.protocol.dropConnection(abort=True)
-            return
+            return False
         await self.send(text_data=text)
+        return True
 
 
 class JobConsumer(_GroupConsumer):

@@ -177,7 +177,8 @@ class Site:
         self.env = base_env(self.data_dir, DATABASE_URL=self.database_url, REDIS_URL=redis_url)
         if template and not postgres_url:
             for item in template.iterdir():
-                shutil.copy(item, self.data_dir / item.name)
+                if item.is_file():
+                    shutil.copy(item, self.data_dir / item.name)
             self.token, self.session = (template / "credentials").read_text().split()
         else:
             self.manage("migrate", "--no-input", "-v", "0")
