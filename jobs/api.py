@@ -12,6 +12,7 @@ Every response body is documented in the view's docstring and in the OpenAPI sch
 import csv
 import json
 import math
+import re
 
 import django_filters
 from asgiref.sync import sync_to_async
@@ -99,10 +100,58 @@ class JSONBodyParser(JSONParser):
             raise body_too_large(None, limit)
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
+            text = raw.decode(encoding)
+            suspect = ESCAPED_SURROGATE.search(raw) is not None
+        except UnicodeDecodeError:
+            # Decoded anyway, so that the 400 can name the field holding the bad bytes.
+            text, suspect = raw.decode(encoding, "surrogateescape"), True
+        try:
             # json.loads accepts NaN, Infinity and -Infinity: real training values.
-            return json.loads(raw.decode(encoding))
+            data = json.loads(text)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        if suspect:
+            reject_surrogates(data)
+        return data
+
+
+# Invalid UTF-8 (decoded with surrogateescape) and JSON escapes like "\ud800" both end up
+# as lone surrogates, which no database can store and no JSON response can carry.
+SURROGATE = re.compile("[\ud800-\udfff]")
+ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abAB]")
+NOT_TEXT = "Not valid text: invalid UTF-8 bytes or a lone surrogate."
+
+
+def _surrogate_path(data, path):
+    """The path of the first string (or the object holding the first key) with a
+    surrogate in `data`, or None."""
+    if isinstance(data, str):
+        return path if SURROGATE.search(data) else None
+    if isinstance(data, dict):
+        if any(SURROGATE.search(key) for key in data):
+            return path
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = _surrogate_path(value, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
+
+
+def reject_surrogates(data):
+    """Raise a 400 naming the first field (`{"points": {"0": {"key": [...]}}}`) whose
+    text is not valid Unicode."""
+    path = _surrogate_path(data, ())
+    if path is None:
+        return
+    error = {path[-1]: [NOT_TEXT]} if path else {"detail": NOT_TEXT}
+    for name in reversed(path[:-1]):
+        error = {name: error}
+    raise ParseError(error)
 
 
 class ApiView(APIView):
