@@ -10,6 +10,7 @@ import { setText } from "./format.js";
 
 const POLL_MS = 3000;
 const PING_MS = 20000;
+const MAX_CHECK_MS = 30000;
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 
 export class LiveFeed {
@@ -33,6 +34,8 @@ export class LiveFeed {
     this.attempt = 0;
     this.lastUpdate = null;
     this.lastPush = 0;
+    this.checkDelay = POLL_MS;
+    this.nextCheck = 0;
     this.pollTimer = null;
     this.reconnectTimer = null;
     this.pingTimer = null;
@@ -95,6 +98,8 @@ export class LiveFeed {
       this.touch();
       if (msg.type === "pong") return;
       this.lastPush = Date.now();
+      this.checkDelay = POLL_MS;
+      this.nextCheck = 0;
       if (this.state !== "live") this.setState("live");
       this.onMessage(msg);
     });
@@ -150,7 +155,8 @@ export class LiveFeed {
     }
     // An open socket that has been silent while updates are due: check by polling. If
     // the poll finds news the socket did not bring, pushes are not reaching this page.
-    if (this.expectActivity() && Date.now() - this.lastPush >= POLL_MS) {
+    const now = Date.now();
+    if (this.expectActivity() && now - this.lastPush >= POLL_MS && now >= this.nextCheck) {
       this.pollOnce({ checkingSocket: true });
     }
   }
@@ -163,6 +169,9 @@ export class LiveFeed {
       this.touch();
       if (this.paused) return;
       if (checkingSocket) {
+        // Checks that find nothing new back off (to 30 s), so an idle job costs little.
+        this.checkDelay = news > 0 ? POLL_MS : Math.min(this.checkDelay * 2, MAX_CHECK_MS);
+        this.nextCheck = Date.now() + this.checkDelay - 100;
         if (news > 0 && this.state === "live") this.setState("polling");
       } else if (this.state !== "live") {
         this.setState("polling");

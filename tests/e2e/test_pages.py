@@ -18,11 +18,13 @@ POLLED = "qwen25-15b-gsm8k-sft"  # receives metrics while its socket is refused
 SILENT = "phi3-mini-ultrachat"  # receives metrics while its socket stays silent
 FAILED = "llama2-13b-oasst-oom"
 QUEUED = "gemma2-2b-samsum"
+COMPLETED = "distilbert-sst2"
 SCREENS = {
     "dashboard": "/",
     "running": f"/job/{RUNNING}",
     "failed": f"/job/{FAILED}",
     "queued": f"/job/{QUEUED}",
+    "completed": f"/job/{COMPLETED}",
 }
 
 
@@ -56,7 +58,7 @@ def no_horizontal_scroll(page):
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_pages_at_desktop_size_render_for_screenshots(page, artifacts, name):
     page.goto(SCREENS[name])
-    if name in ("running", "failed"):
+    if name in ("running", "failed", "completed"):
         charts_filled(page)
         expect(page.locator("#resources .chart-box.is-loading")).to_have_count(0)
     elif name == "dashboard":
@@ -74,7 +76,7 @@ def test_pages_at_desktop_size_render_for_screenshots(page, artifacts, name):
 @pytest.mark.parametrize("name", list(SCREENS))
 def test_pages_at_375_px_have_no_horizontal_scroll(phone_page, artifacts, name):
     phone_page.goto(SCREENS[name])
-    if name in ("running", "failed"):
+    if name in ("running", "failed", "completed"):
         charts_filled(phone_page)
     assert no_horizontal_scroll(phone_page)
     phone_page.screenshot(path=artifacts / f"{name}-mobile.png", full_page=True)
@@ -239,8 +241,9 @@ def test_a_socket_that_stays_silent_while_data_arrives_falls_back_to_polling(pag
     page.goto(f"/job/{SILENT}")
     wait_live(page)
     report(f"/api/jobs/{SILENT}/metrics", {"points": [loss_point(5, 2.5)]})
+    # The page checks a silent socket after 3 s of quiet, on its 3 s poll tick.
     expect(page.locator('.metric[data-key="train/loss"] [data-f="value"]')).to_have_text(
-        "2.5", timeout=7000
+        "2.5", timeout=10_000
     )
     expect(page.locator("#conn")).to_have_attribute("data-state", "polling")
 
@@ -304,3 +307,23 @@ def test_question_mark_lists_the_keyboard_shortcuts(page):
     expect(dialog).to_contain_text("Toggle Live / Pause")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_signed_out_visitors_get_the_login_page_and_return_after_signing_in(browser, server):
+    from tests.e2e.conftest import PASSWORD, USERNAME, ConsoleWatch
+
+    context = browser.new_context(base_url=server["url"])
+    page = context.new_page()
+    console = ConsoleWatch(page)
+    page.goto(f"/job/{FAILED}")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(f"/job/{FAILED}$"))
+    expect(page.locator("#error-panel")).to_be_visible()
+    context.close()
+    assert not console.unexpected()
