@@ -10,7 +10,7 @@ so a spike or a NaN is never hidden, and the cost does not grow with the series.
 import math
 
 from django.db import transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, Q, Sum
 
 from .live import encode_float
 from .models import MetricPoint, MetricRollup
@@ -59,45 +59,47 @@ def rollups_update(*, job_id, by_key):
     a point at or before its last step (a retry or an out-of-order write may have
     replaced its extreme) is recomputed from its stored points.
     """
-    rows = []
+    groups = {}  # (key, width) -> {bucket: [(step, value, epoch)]}
+    where = Q(pk__in=[])
     for key, series in by_key.items():
         points = [(s, None if v != v else v, e) for s, v, e, _ in series]
         for width in WIDTHS:
-            groups = {}
+            buckets = groups[key, width] = {}
             for point in points:
-                groups.setdefault(point[0] // width, []).append(point)
-            existing = {
-                r["bucket"]: r
-                for r in MetricRollup.objects.filter(
-                    job_id=job_id, key=key, width=width, bucket__in=list(groups)
-                ).values(*_COLUMNS[3:])
-            }
-            for bucket, new in groups.items():
-                old = existing.get(bucket)
-                if old is None:
-                    summary = _fold(_empty(new), new)
-                elif new[0][0] > old["last_step"]:
-                    summary = _fold(dict(old), new)
-                    summary.update(
-                        count=old["count"] + len(new),
-                        last_step=new[-1][0],
-                        last_value=new[-1][1],
-                        last_epoch=new[-1][2],
+                buckets.setdefault(point[0] // width, []).append(point)
+            where |= Q(key=key, width=width, bucket__gte=min(buckets), bucket__lte=max(buckets))
+    # One read of every summary the batch touches.
+    existing = {
+        (r["key"], r["width"], r["bucket"]): r
+        for r in MetricRollup.objects.filter(where, job_id=job_id).values(*_COLUMNS[1:])
+    }
+    rows = []
+    for (key, width), buckets in groups.items():
+        for bucket, new in buckets.items():
+            old = existing.get((key, width, bucket))
+            if old is None:
+                summary = _fold(_empty(new), new)
+            elif new[0][0] > old["last_step"]:
+                summary = _fold({c: old[c] for c in _COLUMNS[4:]}, new)
+                summary.update(
+                    count=old["count"] + len(new),
+                    last_step=new[-1][0],
+                    last_value=new[-1][1],
+                    last_epoch=new[-1][2],
+                )
+            else:
+                stored = list(
+                    MetricPoint.objects.filter(
+                        job_id=job_id,
+                        key=key,
+                        step__gte=bucket * width,
+                        step__lt=(bucket + 1) * width,
                     )
-                else:
-                    stored = list(
-                        MetricPoint.objects.filter(
-                            job_id=job_id,
-                            key=key,
-                            step__gte=bucket * width,
-                            step__lt=(bucket + 1) * width,
-                        )
-                        .order_by("step")
-                        .values_list("step", "value", "epoch")
-                    )
-                    summary = _fold(_empty(stored), stored)
-                summary.pop("bucket", None)
-                rows.append((job_id, key, width, bucket, *summary.values()))
+                    .order_by("step")
+                    .values_list("step", "value", "epoch")
+                )
+                summary = _fold(_empty(stored), stored)
+            rows.append((job_id, key, width, bucket, *(summary[c] for c in _COLUMNS[4:])))
     if rows:
         _upsert(rows)
 
