@@ -250,6 +250,27 @@ def test_a_socket_that_stays_silent_while_data_arrives_falls_back_to_polling(pag
     expect(page.locator("#conn")).to_have_attribute("data-state", "polling")
 
 
+def test_the_log_panel_stops_following_when_the_reader_scrolls_up(page, report):
+    page.goto(f"/job/{LIVE}")
+    wait_live(page)
+    logs = page.locator("#log-scroll")
+    logs.evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+    report(f"/api/jobs/{LIVE}/logs", {"lines": [{"seq": 90_100, "message": "e2e: while reading"}]})
+    expect(logs).to_contain_text("e2e: while reading", timeout=2000)
+    jump = page.get_by_role("button", name="Jump to latest")
+    expect(jump).to_be_visible()
+    assert logs.evaluate("el => el.scrollTop") == 0  # the reader's place is kept
+    jump.click()
+    expect(jump).to_be_hidden()
+    assert logs.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 24")
+
+    page.locator("#log-level").select_option("WARNING")
+    expect(logs.locator(".log", has_text="e2e: while reading")).to_be_hidden()
+    page.locator("#log-level").select_option("")
+    page.locator("#log-search").fill("while reading")
+    expect(logs.locator(".log:visible")).to_have_count(1)
+
+
 def test_failed_job_page_shows_the_error_panel(page):
     page.goto(f"/job/{FAILED}")
     panel = page.locator("#error-panel")
