@@ -42,6 +42,11 @@ class MetricValueField(serializers.Field):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "example": "nan"}]})
+class MetricValueInputField(serializers.JSONField):
+    """A reported metric value; `jobs.services.parse_value` checks it."""
+
+
 @extend_schema_field(TIME_INPUT)
 class TimeInputField(serializers.Field):
     """An ISO 8601 datetime or a Unix timestamp, parsed like the services parse times."""
@@ -120,7 +125,7 @@ class JobCreateInput(serializers.Serializer):
 class MetricPointInput(serializers.Serializer):
     key = serializers.CharField(max_length=128, help_text="e.g. train/loss, val/accuracy")
     step = serializers.IntegerField(min_value=0)
-    value = serializers.JSONField(
+    value = MetricValueInputField(
         help_text='A number, or NaN/Infinity as JSON tokens or the strings "nan", "inf", "-inf".'
     )
     epoch = serializers.FloatField(required=False, allow_null=True, min_value=0)

@@ -151,3 +151,24 @@ def test_writes_are_pushed_to_the_jobs_group_after_commit(
     message = async_to_sync(receive)()
     assert message["payload"]["type"] == "metrics"
     assert [step for step, _, _ in message["payload"]["series"]["train/loss"]] == [0, 1]
+
+
+def test_a_write_succeeds_when_the_channel_layer_is_down(
+    token_client, job, settings, caplog, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("jobs.live._layer_failing", False)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1"]},
+        }
+    }
+    for start in (0, 10):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = token_client.post(
+                "/api/jobs/run-1/metrics", {"points": points(3, start=start)}, format="json"
+            )
+        assert response.status_code == 200
+    assert MetricPoint.objects.filter(job=job).count() == 6
+    failures = [r for r in caplog.records if "Live update" in r.getMessage()]
+    assert len(failures) == 1
