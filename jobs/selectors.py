@@ -204,6 +204,7 @@ def training_summary():
         util = gpu_mean_util(sample.gpus) if sample else None
         if util is not None:
             utils.append(util)
+        # One indexed query per running job (tens at most), not per point or per job stored.
         rate = job_step_rate(job)
         throughput += rate or 0.0
         latest = job.latest_metrics or {}
