@@ -22,12 +22,13 @@ from .models import Job
 
 logger = logging.getLogger(__name__)
 
-# Close codes (RFC 6455): 1003 unsupported data, 1007 invalid payload, 1009 too big.
-CLOSE_UNSUPPORTED = 1003
-CLOSE_INVALID = 1007
-CLOSE_TOO_BIG = 1009
-# Application code: the viewer fell too far behind; it reconnects and catches up.
+# Close codes: daphne (autobahn) lets an application send only 1000 and 3000-4999, so
+# these are RFC 6455's 1003 unsupported data, 1007 invalid payload and 1009 too big
+# moved to 4xxx, and 4008 for a viewer too far behind (it reconnects and catches up).
+CLOSE_UNSUPPORTED = 4003
+CLOSE_INVALID = 4007
 CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_BIG = 4009
 # daphne refuses to send a message over 1 MiB (its --websocket_max_message_size) and
 # fails the socket; a big log or metric push goes out in parts below that. Characters,
 # not bytes: 4 bytes per character at most keeps the parts under the limit.

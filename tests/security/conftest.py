@@ -16,3 +16,8 @@ def _fresh_throttle_counts():
     cache.clear()
     yield
     cache.clear()
+
+
+# The real-server fixtures of the fault tests (a migrated site per test, copied from a
+# template made once per session), for the limits that only a real server shows.
+from tests.reliability.conftest import site, site_template  # noqa: E402, F401

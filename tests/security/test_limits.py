@@ -165,7 +165,7 @@ async def test_a_websocket_text_message_over_the_limit_closes_the_socket():
     ping = json.dumps({"type": "ping", "pad": "x" * (settings.TUNEBOARD_WS_MAX_MESSAGE_BYTES - 40)})
     await communicator.send_to(text_data=ping)
     assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
-    # ...one byte over, the socket closes with 1009 (message too big).
+    # ...one byte over, the socket closes with 4009 (message too big).
     big = json.dumps({"type": "ping", "pad": "x" * settings.TUNEBOARD_WS_MAX_MESSAGE_BYTES})
     await communicator.send_to(text_data=big)
     assert await _close_code(communicator) == CLOSE_TOO_BIG
