@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,10 +11,12 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from jobs import embedded  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
@@ -21,3 +24,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Daphne has no start-up hook: the first connection starts the embedded daemons on
+    # the server's event loop (`scripts/run` makes one right after start).
+    if settings.TUNEBOARD_EMBEDDED_DAEMONS:
+        embedded.start(asyncio.get_running_loop())
+    return await router(scope, receive, send)

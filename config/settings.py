@@ -218,6 +218,13 @@ TUNEBOARD_ALERT_WEBHOOK = envstr("TUNEBOARD_ALERT_WEBHOOK")
 if TUNEBOARD_ALERT_WEBHOOK and not TUNEBOARD_ALERT_WEBHOOK.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TUNEBOARD_ALERT_WEBHOOK must be an http:// or https:// URL")
 TUNEBOARD_STALL_MINUTES = envint("TUNEBOARD_STALL_MINUTES", 10, minimum=1)
+# Daemons run as threads of the server (jobs/embedded.py): sampler, simulator, alerts.
+TUNEBOARD_EMBEDDED_DAEMONS = envlist("TUNEBOARD_EMBEDDED_DAEMONS")
+if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts"}:
+    raise ImproperlyConfigured(
+        f"TUNEBOARD_EMBEDDED_DAEMONS: unknown {', '.join(sorted(unknown))}; "
+        "choose from sampler, simulator, alerts"
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

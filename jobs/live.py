@@ -6,8 +6,10 @@ sees data that could still roll back. A channel layer that is down never fails a
 the error is logged once per outage and the write stands.
 """
 
+import asyncio
 import logging
 import math
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,6 +19,15 @@ logger = logging.getLogger(__name__)
 
 DASHBOARD_GROUP = "dashboard"
 _layer_failing = False
+# Threads that are not the server's request workers (the daemons run inside the server by
+# `jobs.embedded`) send on the server's event loop: the in-memory channel layer lives
+# there, and a second loop in another thread could not wake its sockets.
+_thread = threading.local()
+
+
+def bind_thread_to_loop(loop):
+    """Make this thread's pushes run on `loop` (the server's event loop)."""
+    _thread.loop = loop
 
 
 def job_group(uid):
@@ -45,7 +56,12 @@ def group_send(group, payload):
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "tb.event", "payload": payload})
+        message = {"type": "tb.event", "payload": payload}
+        loop = getattr(_thread, "loop", None)
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(10)
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
         if not _layer_failing:
             logger.exception("Live update to %s failed; writes continue without push", group)

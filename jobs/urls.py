@@ -11,4 +11,5 @@ urlpatterns = [
     path("job/<slug:uid>", views.job_detail, name="job"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
 ]
