@@ -112,6 +112,8 @@ class JSONBodyParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         if suspect:
             reject_surrogates(data)
+        if b"\\u0000" in raw:
+            data = without_nul(data)
         return data
 
 
@@ -140,6 +142,20 @@ def _surrogate_path(data, path):
         if found is not None:
             return found
     return None
+
+
+def without_nul(data):
+    """`data` with NUL characters in every string and key replaced by U+FFFD.
+
+    PostgreSQL stores no NUL in text or jsonb (a 500 otherwise); the services already
+    replace it in text fields, this covers JSON fields such as a job's `config`."""
+    if isinstance(data, str):
+        return data.replace("\x00", "\ufffd")
+    if isinstance(data, dict):
+        return {without_nul(key): without_nul(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [without_nul(item) for item in data]
+    return data
 
 
 def reject_surrogates(data):

@@ -14,6 +14,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -49,13 +51,27 @@ def fuzz_job():
     return make_job(uid=FUZZ_UID, status=JobStatus.RUNNING, tags=["fuzz"])
 
 
+@pytest.fixture
+def test_connection_kept():
+    """Requests go straight to the WSGI app, whose end-of-request hook would close the
+    test's database connection (inside its transaction) on PostgreSQL; Django's own
+    test client unhooks it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @schema.parametrize()
 @settings(
     max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_the_api_answers_every_generated_request_as_documented(case, token, fuzz_job):
+def test_the_api_answers_every_generated_request_as_documented(
+    case, token, fuzz_job, test_connection_kept
+):
     # Writes and reads go to a job that exists, so bodies reach validation and storage.
     if "uid" in case.path_parameters:
         case.path_parameters["uid"] = FUZZ_UID

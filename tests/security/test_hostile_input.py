@@ -70,6 +70,17 @@ def test_a_nul_byte_is_stored_as_a_replacement_character(token_client):
     assert LogEntry.objects.get(job=job).message == "a\ufffdb"
 
 
+def test_a_nul_in_a_json_field_is_stored_as_a_replacement_character(token_client):
+    # Found by the fuzzer: PostgreSQL's jsonb cannot hold NUL, so this was a 500 there.
+    response = post_raw(
+        token_client,
+        "/api/jobs",
+        b'{"uid": "nul-config", "name": "n", "config": {"k\\u0000": ["v\\u0000"]}}',
+    )
+    assert response.status_code == 201, response.content
+    assert Job.objects.get(uid="nul-config").config == {"k\ufffd": ["v\ufffd"]}
+
+
 def test_a_100_kb_log_line_is_refused_naming_the_line(token_client):
     job = make_job(uid="long-line")
     response = token_client.post(
