@@ -257,6 +257,7 @@ async def _connect(path, *, origin=None, cookie=None):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_memory_channel_layer")
 @pytest.mark.parametrize("path", ["/ws/jobs/guarded/", "/ws/dashboard/"])
 async def test_a_socket_from_a_foreign_origin_is_refused_even_when_signed_in(path):
     user = await database_sync_to_async(make_user)("ws-user")
@@ -268,6 +269,7 @@ async def test_a_socket_from_a_foreign_origin_is_refused_even_when_signed_in(pat
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_memory_channel_layer")
 @pytest.mark.parametrize("path", ["/ws/jobs/guarded/", "/ws/dashboard/"])
 async def test_an_anonymous_socket_is_refused_through_the_whole_stack(path):
     await database_sync_to_async(make_job)(uid="guarded")
@@ -277,6 +279,7 @@ async def test_an_anonymous_socket_is_refused_through_the_whole_stack(path):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_memory_channel_layer")
 async def test_a_socket_for_an_unknown_job_is_refused_for_a_signed_in_user():
     user = await database_sync_to_async(make_user)("ws-user")
     cookie = await database_sync_to_async(_session_cookie)(user)

@@ -157,6 +157,7 @@ async def _close_code(communicator):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_memory_channel_layer")
 async def test_a_websocket_text_message_over_the_limit_closes_the_socket():
     user = await database_sync_to_async(make_user)()
     await database_sync_to_async(make_job)(uid="limited")
@@ -172,6 +173,7 @@ async def test_a_websocket_text_message_over_the_limit_closes_the_socket():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_memory_channel_layer")
 @pytest.mark.parametrize(
     ("frame", "code"),
     [({"bytes_data": b"\x00\x01"}, CLOSE_UNSUPPORTED), ({"text_data": "{not json"}, CLOSE_INVALID)],
