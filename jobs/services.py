@@ -142,7 +142,11 @@ def parse_time(raw, *, default=None):
         raise ValueError("Datetime has wrong format. Use ISO 8601 or a Unix timestamp.")
     if timezone.is_naive(value):
         value = timezone.make_aware(value, UTC)
-    return value
+    try:
+        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Datetime out of range.") from None
 
 
 def clean_text(raw, *, max_length, required=False):

@@ -81,6 +81,20 @@ def test_a_nul_in_a_json_field_is_stored_as_a_replacement_character(token_client
     assert Job.objects.get(uid="nul-config").config == {"k\ufffd": ["v\ufffd"]}
 
 
+def test_a_time_with_an_offset_postgresql_cannot_store_is_kept_in_utc(token_client):
+    # Found by the fuzzer: "-16:23" is valid ISO 8601 but a 500 on PostgreSQL.
+    job = make_job(uid="far-offset")
+    line = {"seq": 0, "message": "m", "time": "2026-09-13T10:26:49-16:23"}
+    response = token_client.post(f"/api/jobs/{job.uid}/logs", {"lines": [line]}, format="json")
+    assert response.status_code == 200
+    stored = LogEntry.objects.get(job=job).time
+    assert stored.isoformat() == "2026-09-14T02:49:49+00:00"
+    early = {"seq": 1, "message": "m", "time": "0001-01-01T00:00:00+05:00"}
+    response = token_client.post(f"/api/jobs/{job.uid}/logs", {"lines": [early]}, format="json")
+    assert response.status_code == 400
+    assert "time" in response.json()["lines"]["0"]
+
+
 def test_a_100_kb_log_line_is_refused_naming_the_line(token_client):
     job = make_job(uid="long-line")
     response = token_client.post(
