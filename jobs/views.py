@@ -34,6 +34,8 @@ CARD_KEYS = (
 # Keys that have fixed widgets; every other key gets a small chart of its own.
 FIXED_CHART_KEYS = (LOSS_KEY, VAL_LOSS_KEY)
 INITIAL_LOG_LINES = 300
+# Cards the dashboard paints; more come from /api/jobs pages of this size on demand.
+DASHBOARD_PAGE_SIZE = 48
 # Dashboard sort choices: the `ordering` values of /api/jobs, so a URL means the same
 # list whether the server or the page's script renders it.
 ORDERINGS = [
@@ -197,6 +199,26 @@ def other_metric_keys(job):
     return sorted(k for k in (job.latest_metrics or {}) if k not in FIXED_CHART_KEYS)
 
 
+def filter_options():
+    """(models, tags) for the dashboard's filter lists, each sorted.
+
+    Two DISTINCT queries: tags come from the distinct `tags_text` strings (",a,b,"), so
+    the rows read grow with the number of different tag sets, not with the number of jobs,
+    and no job's JSON is decoded.
+    """
+    models = list(
+        Job.objects.exclude(base_model="")
+        .order_by("base_model")
+        .values_list("base_model", flat=True)
+        .distinct()
+    )
+    tag_sets = (
+        Job.objects.exclude(tags_text="").order_by().values_list("tags_text", flat=True).distinct()
+    )
+    tags = sorted({tag for text in tag_sets for tag in text.split(",") if tag})
+    return models, tags
+
+
 # --- pages ---------------------------------------------------------------------------
 
 
@@ -208,7 +230,9 @@ def dashboard(request):
         ordering = ORDERINGS[0][0]
     params["ordering"] = ordering
     filterset = JobFilter(params, queryset=selectors.job_list_queryset())
-    jobs = list(filterset.qs)
+    # The first page only: the script loads the rest from /api/jobs on demand.
+    total = filterset.qs.count()
+    jobs = list(filterset.qs[:DASHBOARD_PAGE_SIZE])
     filters = {
         "status": params.get("status", ""),
         "model": params.get("model", ""),
@@ -216,14 +240,15 @@ def dashboard(request):
         "q": params.get("q", "").strip(),
         "ordering": ordering,
     }
-    all_tags = sorted({tag for tags in Job.objects.values_list("tags", flat=True) for tag in tags})
-    models = sorted(set(Job.objects.exclude(base_model="").values_list("base_model", flat=True)))
+    models, all_tags = filter_options()
     return render(
         request,
         "jobs/dashboard.html",
         {
             "page": "dashboard",
             "cards": [card_context(job) for job in jobs],
+            "total": total,
+            "page_size": DASHBOARD_PAGE_SIZE,
             "stats": selectors.job_statistics(),
             "filters": filters,
             "status_filters": STATUS_FILTERS,

@@ -1,5 +1,6 @@
 // Dashboard: filters reflected in the URL, cards updated in place from /ws/dashboard/
-// (or by polling /api/jobs when the socket is down).
+// (or by polling /api/jobs when the socket is down). The server paints the first page
+// of cards; later pages come from /api/jobs ("Show more", or scrolling to the end).
 
 import "./common.js";
 import { onShortcut } from "./common.js";
@@ -11,7 +12,13 @@ const cardsEl = document.getElementById("cards");
 const emptyEl = document.getElementById("empty");
 const template = document.getElementById("card-template");
 const search = document.getElementById("q");
+const moreEl = document.getElementById("more");
+const moreButton = document.getElementById("more-button");
 const FILTER_KEYS = ["status", "model", "tag", "q", "ordering"];
+const PAGE_SIZE = Number(cardsEl.dataset.pageSize) || 48;
+const API_MAX_PAGE = 200; // /api/jobs's largest page_size
+// Jobs matching the current filters, loaded or not (the API's `count`).
+let total = Number(cardsEl.dataset.total) || 0;
 
 function currentFilters() {
   const params = new URLSearchParams(location.search);
@@ -165,7 +172,11 @@ function showEmpty(filters) {
   const filtered = Boolean(filters.status || filters.model || filters.tag || filters.q);
   emptyEl.querySelector('[data-empty="filtered"]').hidden = !filtered;
   emptyEl.querySelector('[data-empty="none"]').hidden = filtered;
-  setText(document.getElementById("result-count"), `${cardsEl.children.length} jobs`);
+  const shown = cardsEl.children.length;
+  total = Math.max(total, shown);
+  setText(document.getElementById("result-count"), `${total} jobs`);
+  setText(document.getElementById("shown-count"), `Showing ${shown} of ${total}`);
+  moreEl.hidden = shown >= total;
 }
 
 /** What a reader would notice changing on a card (its clock ticks, so not its time). */
@@ -211,15 +222,69 @@ function matches(card, filters) {
 
 let listRequest = 0;
 
-async function loadList() {
-  const filters = currentFilters();
+function listParams(filters, page, size) {
   const params = filtersQuery(filters);
   if (!params.get("ordering")) params.set("ordering", "-created_at");
-  params.set("page_size", "200");
+  params.set("page_size", String(size));
+  params.set("page", String(page));
+  return params;
+}
+
+/** The first `want` jobs of the filtered list (pages fetched in parallel) and the count. */
+async function fetchFirst(filters, want) {
+  const size = Math.min(want, API_MAX_PAGE);
+  const pages = Math.max(1, Math.ceil(Math.min(want, Math.max(total, 1)) / size));
+  const answers = await Promise.all(
+    Array.from({ length: pages }, (_, i) =>
+      getJSON(`/api/jobs?${listParams(filters, i + 1, size)}`).catch((error) => {
+        if (i === 0) throw error;
+        return { results: [] }; // the list shrank below this page since we counted
+      }),
+    ),
+  );
+  return { count: answers[0].count, results: answers.flatMap((a) => a.results ?? a).slice(0, want) };
+}
+
+/** Re-read the list: the first page after a filter change (`reset`), else as many cards
+ * as are shown, so cards loaded later keep being refreshed while polling. */
+async function loadList({ reset = false } = {}) {
+  const filters = currentFilters();
+  const want = reset ? PAGE_SIZE : Math.max(PAGE_SIZE, cardsEl.children.length);
   const request = ++listRequest;
-  const data = await getJSON(`/api/jobs?${params}`);
+  if (reset) total = 0;
+  const data = await fetchFirst(filters, want);
   if (request !== listRequest) return 0; // a newer filter change won
-  return renderList(data.results ?? data, filters);
+  if (typeof data.count === "number") total = data.count;
+  return renderList(data.results, filters);
+}
+
+let moreLoading = false;
+
+/** Append the next page. Live updates may have shifted the list since the last page was
+ * read, so the page is chosen from the cards shown and jobs already shown are skipped. */
+async function loadMore() {
+  if (moreLoading || cardsEl.children.length >= total) return;
+  moreLoading = true;
+  moreButton.disabled = true;
+  const request = listRequest;
+  const filters = currentFilters();
+  try {
+    const page = Math.floor(cardsEl.children.length / PAGE_SIZE) + 1;
+    const data = await getJSON(`/api/jobs?${listParams(filters, page, PAGE_SIZE)}`);
+    if (request !== listRequest) return; // the filters changed meanwhile
+    total = data.count;
+    const known = cardsByUid();
+    const fresh = data.results.filter((card) => !known.has(card.uid)).map(newCard);
+    cardsEl.append(...fresh);
+    showEmpty(filters);
+    // On a tall screen the end of the list may still be in sight: keep filling it.
+    requestAnimationFrame(() => {
+      if (!moreEl.hidden && moreEl.getBoundingClientRect().top < innerHeight) loadMore().catch(() => feed.showBanner());
+    });
+  } finally {
+    moreLoading = false;
+    moreButton.disabled = false;
+  }
 }
 
 async function loadStats() {
@@ -244,13 +309,19 @@ function applyJob(card) {
   if (el) {
     const before = el.dataset.status;
     updateCard(el, card);
-    if (!matches(card, filters)) el.remove();
+    if (!matches(card, filters)) {
+      el.remove();
+      total = Math.max(0, total - 1);
+    }
     if (before !== card.status) statsSoon();
   } else if (matches(card, filters)) {
-    const fresh = newCard(card);
-    // New jobs are the newest: they lead a list in the default order.
-    if (!filters.ordering || filters.ordering === "-created_at") cardsEl.prepend(fresh);
-    else cardsEl.append(fresh);
+    const complete = cardsEl.children.length >= total;
+    total += 1;
+    // New jobs are the newest: they lead a list in the default order. In another order
+    // a job joins the end only when the whole list is loaded; otherwise a later page
+    // brings it where it belongs.
+    if (!filters.ordering || filters.ordering === "-created_at") cardsEl.prepend(newCard(card));
+    else if (complete) cardsEl.append(newCard(card));
     statsSoon();
   }
   showEmpty(filters);
@@ -268,6 +339,15 @@ const feed = new LiveFeed({
   onMessage(msg) {
     if (msg.type === "job") applyJob(msg.job);
     else if (msg.type === "job_metrics") applyJobMetrics(msg);
+    else if (msg.type === "job_deleted") {
+      const el = cardsByUid().get(msg.uid);
+      if (el) {
+        el.remove();
+        total = Math.max(0, total - 1);
+        showEmpty(currentFilters());
+      }
+      statsSoon();
+    }
     else if (msg.type === "job_alerts") {
       const el = cardsByUid().get(msg.uid);
       if (el) applyAlerts(el, msg.alerts, el.dataset.status === "failed");
@@ -288,7 +368,7 @@ function navigate(filters, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
   syncForm(filters);
-  loadList().catch(() => feed.showBanner());
+  loadList({ reset: true }).catch(() => feed.showBanner());
 }
 
 form.addEventListener("submit", (event) => {
@@ -321,8 +401,19 @@ search.addEventListener("keydown", (event) => {
 });
 addEventListener("popstate", () => {
   syncForm(currentFilters());
-  loadList().catch(() => feed.showBanner());
+  loadList({ reset: true }).catch(() => feed.showBanner());
 });
+
+moreButton.addEventListener("click", () => loadMore().catch(() => feed.showBanner()));
+if ("IntersectionObserver" in window) {
+  // Scrolling near the end of the list loads the next page, as the button would.
+  new IntersectionObserver(
+    (entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) loadMore().catch(() => feed.showBanner());
+    },
+    { rootMargin: "400px 0px" },
+  ).observe(moreEl);
+}
 
 onShortcut("l", () => feed.toggle());
 onShortcut("r", () => feed.refresh());

@@ -4,11 +4,14 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from jobs import services
 from jobs.diagnostics import Finding
 from jobs.models import Job, JobStatus
-from tests.factories import add_logs, add_points, ingest_points, make_job, make_user
+from jobs.views import DASHBOARD_PAGE_SIZE
+from tests.factories import add_logs, add_points, ingest_points, jobs_bulk, make_job, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +85,47 @@ def test_dashboard_says_what_to_do_when_there_are_no_jobs(signed_in):
     html = signed_in.get("/").content.decode()
     assert "No jobs yet" in html
     assert "/api/jobs" in html
+
+
+def test_dashboard_paints_the_first_page_of_cards_and_counts_them_all(signed_in):
+    jobs_bulk(DASHBOARD_PAGE_SIZE + 12, status=JobStatus.RUNNING)
+    html = signed_in.get("/").content.decode()
+    assert html.count('class="job-card"') == DASHBOARD_PAGE_SIZE + 1  # + the card template
+    assert 'data-uid="bulk-0"' in html  # the newest first
+    assert f'data-uid="bulk-{DASHBOARD_PAGE_SIZE}"' not in html
+    assert f"Showing {DASHBOARD_PAGE_SIZE} of {DASHBOARD_PAGE_SIZE + 12}" in html
+    assert f'data-total="{DASHBOARD_PAGE_SIZE + 12}"' in html
+    assert '<div class="more" id="more">' in html  # not hidden: there is more to load
+
+
+def test_dashboard_hides_show_more_when_every_job_is_painted(signed_in, fixture_jobs):
+    html = signed_in.get("/?status=failed").content.decode()
+    assert '<div class="more" id="more" hidden>' in html
+    assert "Showing 4 of 4" in html
+
+
+def test_dashboard_queries_do_not_grow_with_the_number_of_jobs(signed_in):
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert signed_in.get("/").status_code == 200
+        return len(ctx.captured_queries)
+
+    jobs_bulk(3, prefix="few")
+    few = queries()
+    jobs_bulk(150, prefix="many", status=JobStatus.RUNNING)
+    assert queries() == few
+
+
+def test_dashboard_filter_lists_hold_each_model_and_tag_once(signed_in):
+    jobs_bulk(5, prefix="a", base_model="llama", tags=["lora", "8bit"], tags_text=",lora,8bit,")
+    jobs_bulk(5, prefix="b", base_model="gpt2", tags=["lora"], tags_text=",lora,")
+    jobs_bulk(2, prefix="c")
+    html = signed_in.get("/").content.decode()
+    assert html.count('<option value="llama">') == 1
+    assert html.count('<option value="gpt2">') == 1
+    assert html.index('<option value="gpt2">') < html.index('<option value="llama">')
+    assert html.count('<option value="lora">#lora</option>') == 1
+    assert html.count('<option value="8bit">#8bit</option>') == 1
 
 
 def test_running_job_page_paints_header_stages_and_latest_metrics(signed_in):
