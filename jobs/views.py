@@ -13,16 +13,19 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
-from django.db.models import Min
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, Min
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from . import selectors
 from .api import JobFilter
 from .live import isoformat
+from .markdown import render_markdown
 from .models import CURRENT_STATUSES, Job, JobStatus, LogEntry, MetricPoint, StageName
 from .payloads import eta_seconds, job_card, log_payload, stage_payload
+from .services import InvalidInput, job_update_details
 
 LOSS_KEY = "train/loss"
 VAL_LOSS_KEY = "val/loss"
@@ -309,8 +312,227 @@ def job_detail(request, uid):
             "resource_charts": RESOURCE_CHARTS,
             "boot": boot,
             "now": timezone.now(),
+            "notes_html": render_markdown(job.notes),
         },
     )
+
+
+# --- compare -------------------------------------------------------------------------
+
+COMPARE_MIN_JOBS = 2
+COMPARE_MAX_JOBS = 8
+# Latest values in the final-metrics table, when at least one compared job logged them.
+COMPARE_KEYS = (
+    (LOSS_KEY, "Train loss"),
+    (VAL_LOSS_KEY, "Val loss"),
+    ("val/accuracy", "Accuracy"),
+    ("val/f1", "F1"),
+)
+# Step→time anchors per job for the relative-time x-axis (the series API has no times).
+CLOCK_BUCKETS = 200
+
+
+def compare_uids(raw):
+    """The uids of `?jobs=a,b,c`: stripped, blanks dropped, duplicates dropped in order."""
+    uids = []
+    for part in (raw or "").split(","):
+        uid = part.strip()
+        if uid and uid not in uids:
+            uids.append(uid)
+    return uids
+
+
+def config_value(value):
+    """One config value as the diff shows it (JSON for lists, objects, booleans, null)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def config_diff(configs):
+    """Rows `{key, cells, differs}` over the union of keys of `configs` (one per job).
+
+    Keys keep the order they first appear in; a cell is None where a job lacks the key,
+    and a row differs when any two jobs disagree (a missing key counts as a value).
+    """
+    keys = list(dict.fromkeys(key for config in configs for key in config))
+    missing = object()
+    rows = []
+    for key in keys:
+        raw = [config.get(key, missing) for config in configs]
+        cells = [None if value is missing else config_value(value) for value in raw]
+        rows.append({"key": key, "cells": cells, "differs": len(set(cells)) > 1})
+    return rows
+
+
+def step_clock(job, *, buckets=CLOCK_BUCKETS):
+    """[[step, seconds since the job started], ...] anchors, steps and seconds rising.
+
+    One grouped query: the job's step range is cut into `buckets` equal parts and each
+    keeps its first and last step with the earliest and latest wall time, so the page can
+    interpolate the time of any step (pauses and restarts included).
+    """
+    points = MetricPoint.objects.filter(job=job)
+    span = points.aggregate(lo=Min("step"), hi=Max("step"), t0=Min("wall_time"))
+    if span["lo"] is None:
+        return []
+    width = (span["hi"] - span["lo"]) // buckets + 1
+    bucket = ExpressionWrapper((F("step") - span["lo"]) / width, output_field=BigIntegerField())
+    rows = (
+        points.annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(s0=Min("step"), t0=Min("wall_time"), s1=Max("step"), t1=Max("wall_time"))
+        .order_by("bucket")
+    )
+    origin = job.started_at or span["t0"]
+    anchors = []
+    for row in rows:
+        for step, time in ((row["s0"], row["t0"]), (row["s1"], row["t1"])):
+            seconds = max(0.0, (time - origin).total_seconds())
+            if anchors and step <= anchors[-1][0]:
+                continue
+            if anchors:
+                seconds = max(seconds, anchors[-1][1])
+            anchors.append([step, round(seconds, 3)])
+    return anchors
+
+
+def compare_final_rows(jobs):
+    """Per job: duration, steps, the latest value of each standard key, best val loss."""
+    best = {}
+    for job_id, value, step in (
+        MetricPoint.objects.filter(job__in=jobs, key=VAL_LOSS_KEY, value__isnull=False)
+        .order_by("job_id", "value", "step")
+        .values_list("job_id", "value", "step")
+    ):
+        best.setdefault(job_id, (value, step))
+    rows = []
+    for job in jobs:
+        latest = job.latest_metrics or {}
+        best_value, best_step = best.get(job.pk, (None, None))
+        rows.append(
+            {
+                "job": job,
+                "duration": job.duration,
+                "steps": job.current_step,
+                "values": [
+                    number_or_none((latest.get(key) or {}).get("value")) for key, _ in COMPARE_KEYS
+                ],
+                "best_val_loss": best_value,
+                "best_val_step": best_step,
+            }
+        )
+    return rows
+
+
+def shared_metric_keys(jobs):
+    """Keys every job logged: the loss keys first, then the rest by name."""
+    shared = set(jobs[0].latest_metrics or {})
+    for job in jobs[1:]:
+        shared &= set(job.latest_metrics or {})
+    fixed = [key for key in FIXED_CHART_KEYS if key in shared]
+    return fixed + sorted(shared - set(fixed))
+
+
+@page_access
+def compare(request):
+    """`/compare?jobs=a,b,c`: 2–8 jobs' shared metrics, config diff and final metrics.
+
+    Fewer than two or more than eight uids answer 400, unknown uids 404, each with the
+    page explaining what to do; the charts read their series from the JSON API.
+    """
+    uids = compare_uids(request.GET.get("jobs"))
+    context = {"page": "compare", "uids": uids, "min_jobs": COMPARE_MIN_JOBS}
+    if not COMPARE_MIN_JOBS <= len(uids) <= COMPARE_MAX_JOBS:
+        context["problem"] = (
+            f"Pick {COMPARE_MIN_JOBS} to {COMPARE_MAX_JOBS} jobs to compare "
+            f"({len(uids)} given). Select them with the checkboxes on the dashboard."
+        )
+        return render(request, "jobs/compare.html", context, status=400)
+    found = {job.uid: job for job in Job.objects.filter(uid__in=uids)}
+    unknown = [uid for uid in uids if uid not in found]
+    if unknown:
+        context["unknown"] = unknown
+        return render(request, "jobs/compare.html", context, status=404)
+    jobs = [found[uid] for uid in uids]
+    keys = shared_metric_keys(jobs)
+    final_rows = compare_final_rows(jobs)
+    key_columns = [
+        (index, label)
+        for index, (_, label) in enumerate(COMPARE_KEYS)
+        if any(row["values"][index] is not None for row in final_rows)
+    ]
+    for row in final_rows:
+        row["shown_values"] = [row["values"][index] for index, _ in key_columns]
+    diff = config_diff([job.config or {} for job in jobs])
+    boot = {
+        "jobs": [
+            {"uid": job.uid, "name": job.name, "status": job.status, "url": f"/job/{job.uid}"}
+            for job in jobs
+        ],
+        "keys": keys,
+        "clocks": {job.uid: step_clock(job) for job in jobs},
+    }
+    context.update(
+        {
+            "jobs": jobs,
+            "keys": keys,
+            "diff_rows": diff,
+            "diff_count": sum(row["differs"] for row in diff),
+            "final_rows": final_rows,
+            "key_columns": [label for _, label in key_columns],
+            "boot": boot,
+        }
+    )
+    return render(request, "jobs/compare.html", context)
+
+
+# --- notes and tags ------------------------------------------------------------------
+
+DETAIL_FIELDS = ("notes", "tags")
+
+
+def details_payload(job):
+    return {
+        "uid": job.uid,
+        "notes": job.notes,
+        "notes_html": str(render_markdown(job.notes)),
+        "tags": job.tags,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def job_details(request, uid):
+    """Read (GET) or edit (POST, JSON `{notes?, tags?}`) a job's notes and tags.
+
+    Editing needs a signed-in session and the CSRF token (`X-CSRFToken`); reading is open
+    to whoever may see the pages. Answers the stored notes, their rendered safe HTML and
+    the tags, or 400 with the DRF error shape naming each bad field.
+    """
+    signed_in = request.user.is_authenticated
+    if request.method == "POST" and not signed_in:
+        return JsonResponse({"detail": "Sign in to edit notes and tags."}, status=403)
+    if not (signed_in or settings.TUNEBOARD_PUBLIC_READ):
+        return JsonResponse({"detail": "Sign in to read this job."}, status=403)
+    job = get_object_or_404(Job, uid=uid)
+    if request.method == "GET":
+        return JsonResponse(details_payload(job))
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse({"detail": "Expected a JSON object: notes, tags."}, status=400)
+    unknown = sorted(set(body) - set(DETAIL_FIELDS))
+    if unknown:
+        return JsonResponse({key: ["Unknown field."] for key in unknown}, status=400)
+    if not any(field in body for field in DETAIL_FIELDS):
+        return JsonResponse({"detail": "Send notes and/or tags."}, status=400)
+    try:
+        job = job_update_details(job=job, tags=body.get("tags"), notes=body.get("notes"))
+    except InvalidInput as error:
+        return JsonResponse(error.detail, status=400)
+    return JsonResponse(details_payload(job))
 
 
 class LoginView(auth_views.LoginView):

@@ -6,6 +6,7 @@ import "./common.js";
 import { onShortcut } from "./common.js";
 import { duration, metric, setText, steps, toNumber } from "./format.js";
 import { LiveFeed, getJSON } from "./live.js";
+import { syncSelectBox } from "./compare_select.js";
 
 const form = document.getElementById("filters");
 const cardsEl = document.getElementById("cards");
@@ -85,13 +86,14 @@ function field(el, name) {
 /** Bring one card's DOM in line with a job card payload; only changed text is touched. */
 function updateCard(el, card) {
   const previous = el.dataset.status;
-  el.href = card.url || `/job/${card.uid}`;
+  const name = field(el, "name");
+  name.href = card.url || `/job/${card.uid}`;
   el.dataset.uid = card.uid;
   el.dataset.status = card.status;
-  el.setAttribute("aria-label", `${card.name}, ${card.status}`);
-  const name = field(el, "name");
+  name.setAttribute("aria-label", `${card.name}, ${card.status}`);
   setText(name, card.name);
   name.title = card.uid;
+  syncSelectBox(field(el, "select"), card);
   const badge = field(el, "status");
   setText(badge, card.status.charAt(0).toUpperCase() + card.status.slice(1));
   badge.className = `badge badge--${card.status}`;

@@ -79,10 +79,15 @@ function smallChart(key) {
     article.className = "panel small-chart";
     article.dataset.key = key;
     article.innerHTML =
-      '<div class="panel__head"><h3></h3><span class="small-chart__value num" data-f="value"></span></div>' +
+      '<div class="panel__head"><h3></h3><span class="small-chart__value num" data-f="value"></span>' +
+      '<button class="btn btn--ghost btn--icon chart-png" type="button" data-png>' +
+      '<svg viewBox="0 0 16 16" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M8 2.5v8M4.5 7L8 10.5 11.5 7M3 13.5h10"/></svg></button></div>' +
       '<div class="panel__body"><div class="chart-box chart-box--sm"><canvas role="img"></canvas></div></div>';
     article.querySelector("h3").textContent = key;
     article.querySelector("canvas").setAttribute("aria-label", `${key} by step`);
+    const png = article.querySelector("[data-png]");
+    png.title = `Download ${key} as PNG`;
+    png.setAttribute("aria-label", `Download ${key} chart as PNG`);
     const after = [...container.children].find((el) => el.dataset.key > key);
     container.insertBefore(article, after || null);
   }
@@ -603,6 +608,8 @@ const feed = new LiveFeed({
       default:
         break;
     }
+        // Notes and tags (job_details.js) follow the same push.
+        document.dispatchEvent(new CustomEvent("tb:job-status", { detail: msg }));
   },
   async poll() {
     const counts = await Promise.all([pollJob(), pollMetrics(), pollLogs(), pollResources()]);

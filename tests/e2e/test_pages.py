@@ -105,7 +105,7 @@ def card_count(page):
 def test_dashboard_lists_the_fixture_jobs(page):
     page.goto("/")
     for uid in FIXTURE_UIDS:
-        expect(page.locator(f'.job-card[data-uid="{uid}"]')).to_have_attribute(
+        expect(page.locator(f'.job-card[data-uid="{uid}"] .job-card__link')).to_have_attribute(
             "href", f"/job/{uid}"
         )
     expect(page.locator('[data-stat="total"]')).to_have_text(str(card_count(page)))

@@ -1,0 +1,199 @@
+// Compare page: one chart per metric key every job logged, one colour per job (the
+// --cmp-N palette), x by step or by time since each job started; the config diff's
+// "only differences" toggle; the final-metrics table as a CSV download.
+
+import "./common.js";
+import { onThemeChange } from "./common.js";
+import { LineChart, downloadChartPng, safeFilename } from "./charts.js";
+import { duration } from "./format.js";
+import { getJSON } from "./live.js";
+
+const boot = JSON.parse(document.getElementById("compare-boot").textContent);
+const MAX_POINTS = 1000;
+let xMode = "step";
+const series = new Map(); // uid -> {key: [[step, value, epoch], ...]}
+const charts = new Map(); // key -> LineChart
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/** The job's fixed colour: `--cmp-1` .. `--cmp-8`, resolved for the current theme. */
+function jobColor(index) {
+  return cssVar(`--cmp-${index + 1}`) || cssVar("--accent");
+}
+
+// --- relative time ------------------------------------------------------------------
+
+/** Seconds since the job started at `step`, interpolated between the server's anchors. */
+function secondsAt(uid, step) {
+  const anchors = boot.clocks[uid] || [];
+  if (!anchors.length) return null;
+  if (step <= anchors[0][0]) return anchors[0][1];
+  const last = anchors[anchors.length - 1];
+  if (step >= last[0]) return last[1];
+  let lo = 0;
+  let hi = anchors.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (anchors[mid][0] <= step) lo = mid;
+    else hi = mid;
+  }
+  const [s0, t0] = anchors[lo];
+  const [s1, t1] = anchors[hi];
+  return t0 + ((step - s0) / (s1 - s0 || 1)) * (t1 - t0);
+}
+
+function pointsFor(uid, key) {
+  const rows = series.get(uid)?.[key] || [];
+  if (xMode === "step") return rows;
+  const out = [];
+  let previous = -Infinity;
+  for (const [step, value, epoch] of rows) {
+    const x = secondsAt(uid, step);
+    if (x === null || x < previous) continue;
+    // Equal times (a burst logged in one second) nudge apart so the line stays ordered.
+    const at = x === previous ? previous + 1e-3 : x;
+    out.push([at, value, epoch]);
+    previous = at;
+  }
+  return out;
+}
+
+// --- charts -------------------------------------------------------------------------
+
+function formatX(value, short) {
+  if (xMode === "time") return short ? duration(value).replace(/ 0+[sm]$/, "") : `${duration(value)} since start`;
+  return this.constructor.prototype.formatX.call(this, value, short);
+}
+
+for (const article of document.querySelectorAll(".compare-chart")) {
+  const key = article.dataset.key;
+  const canvas = article.querySelector("canvas");
+  const chart = new LineChart(canvas, {
+    series: boot.jobs.map((job, index) => ({ id: job.uid, label: job.name, color: jobColor(index) })),
+  });
+  chart.formatX = formatX;
+  chart.$article = article;
+  charts.set(key, chart);
+  article.querySelector("[data-png]").addEventListener("click", () => {
+    const title = `${key} · by ${xMode === "time" ? "time since start" : "step"}`;
+    downloadChartPng(chart.chart, { title, filename: `${safeFilename("compare", key)}.png` });
+  });
+}
+
+// Time ticks on round durations (1 min, 5 min, 1 h, ...) rather than wherever they fall.
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+function timeStep(points) {
+  const last = Math.max(0, ...Object.values(points).flatMap((rows) => rows.map((row) => row[0])));
+  return TIME_STEPS.find((step) => last / step <= 7) || 86400 * Math.ceil(last / 86400 / 7);
+}
+
+function draw() {
+  for (const [key, chart] of charts) {
+    chart.resetZoom();
+    const points = Object.fromEntries(boot.jobs.map((job) => [job.uid, pointsFor(job.uid, key)]));
+    for (const job of boot.jobs) chart.setPoints(job.uid, points[job.uid]);
+    const x = chart.chart.options.scales.x;
+    if (xMode === "time") {
+      x.suggestedMin = 0;
+      x.ticks.stepSize = timeStep(points);
+    } else {
+      delete x.suggestedMin;
+      delete x.ticks.stepSize;
+    }
+  }
+}
+
+function showChartProblem(text) {
+  for (const chart of charts.values()) {
+    const box = chart.canvas.parentElement;
+    box.classList.remove("is-loading");
+    if (!box.querySelector(".chart-empty")) {
+      box.append(Object.assign(document.createElement("div"), { className: "chart-empty", textContent: text }));
+    }
+  }
+}
+
+async function loadSeries() {
+  if (!boot.keys.length) return;
+  const keys = encodeURIComponent(boot.keys.join(","));
+  const results = await Promise.allSettled(
+    boot.jobs.map(async (job) => {
+      const data = await getJSON(`/api/jobs/${encodeURIComponent(job.uid)}/metrics?keys=${keys}&max_points=${MAX_POINTS}`);
+      const byKey = {};
+      for (const [key, value] of Object.entries(data.series)) byKey[key] = value.points;
+      series.set(job.uid, byKey);
+    }),
+  );
+  const failed = boot.jobs.filter((_, i) => results[i].status === "rejected").map((job) => job.name);
+  draw();
+  if (failed.length) showChartProblem(`Could not load ${failed.join(", ")}; reload to retry`);
+}
+
+// --- x axis toggle ------------------------------------------------------------------
+
+const axisGroup = document.getElementById("x-axis");
+axisGroup?.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-x]");
+  if (!button || button.dataset.x === xMode) return;
+  xMode = button.dataset.x;
+  for (const other of axisGroup.querySelectorAll("button")) other.setAttribute("aria-pressed", String(other === button));
+  draw();
+});
+
+// --- config diff --------------------------------------------------------------------
+
+const onlyDiff = document.getElementById("only-diff");
+onlyDiff?.addEventListener("change", () => {
+  document.getElementById("config-diff").dataset.onlyDiff = String(onlyDiff.checked);
+});
+
+// --- final metrics as CSV -----------------------------------------------------------
+
+/** One CSV field (RFC 4180 quoting); text that a spreadsheet would run as a formula is
+ * prefixed with an apostrophe, numbers are left as they are. */
+export function csvField(value) {
+  let text = String(value ?? "");
+  if (/^[=+\-@\t\r]/.test(text) && !Number.isFinite(Number(text))) text = `'${text}`;
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function tableCsv(table) {
+  const lines = [];
+  const header = [...table.tHead.rows[0].cells].map((cell) => cell.textContent.trim());
+  lines.push(header.map(csvField).join(","));
+  for (const row of table.tBodies[0].rows) {
+    const cells = [...row.cells].map((cell) => (cell.dataset.csv ?? cell.textContent.trim()));
+    lines.push(cells.map(csvField).join(","));
+  }
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+document.getElementById("download-csv")?.addEventListener("click", () => {
+  const table = document.getElementById("final-table");
+  const blob = new Blob([tableCsv(table)], { type: "text/csv;charset=utf-8" });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = `${safeFilename("compare", ...boot.jobs.map((job) => job.uid)).slice(0, 100)}.csv`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+});
+
+// --- theme --------------------------------------------------------------------------
+
+onThemeChange(() => {
+  // charts.js re-read its own colours first; the job colours come from --cmp-N.
+  for (const chart of charts.values()) {
+    boot.jobs.forEach((job, index) => {
+      const s = chart.series.get(job.uid);
+      if (s) s.color = jobColor(index);
+    });
+    chart.applyTheme();
+  }
+});
+
+loadSeries().catch(() => showChartProblem("Could not load the series; reload to retry"));
