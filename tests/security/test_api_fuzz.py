@@ -66,6 +66,7 @@ def test_connection_kept():
 @schema.parametrize()
 @settings(
     max_examples=20,
+    database=None,  # no .hypothesis folder in the working tree
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
