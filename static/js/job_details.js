@@ -81,6 +81,7 @@ function openEditor(open) {
 
 if (form) {
   editButton.addEventListener("click", () => openEditor(true));
+  editButton.dataset.ready = "true"; // for tests: the click now opens the editor
   document.getElementById("details-cancel").addEventListener("click", () => openEditor(false));
   form.addEventListener("keydown", (event) => {
     if (event.key === "Escape") openEditor(false);

@@ -146,7 +146,7 @@ def test_a_note_with_markdown_and_a_script_renders_escaped_and_runs_nothing(page
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"/job/{NOTED}")
     original_tags = page.locator("#job-tags .tag").all_text_contents()
-    page.locator("#details-edit").click()
+    page.locator('#details-edit[data-ready="true"]').click()
     page.locator("#notes-input").fill(
         "**Tried** lr *1e-4*\n- warmup `100`\n- [run](https://example.com/r)\n\n"
         "<script>alert('x')</script> <img src=x onerror=\"alert('y')\">"
