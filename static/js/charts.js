@@ -9,6 +9,17 @@ import { onThemeChange } from "./common.js";
 const Chart = window.Chart;
 const charts = new Set();
 
+// Charts scrolled out of sight keep their data but skip redraws until they come back:
+// a live batch then costs the redraw of the charts on screen only.
+const sight = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const owner = entry.target.$tbChart;
+    if (!owner) continue;
+    owner.visible = entry.isIntersecting;
+    if (owner.visible && owner.stale) owner.requestUpdate();
+  }
+});
+
 function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
@@ -28,6 +39,14 @@ export function palette() {
     cancelled: css("--cancelled"),
   };
 }
+
+// Time-axis labels: formatters built once (toLocaleTimeString builds one per call; it was
+// the largest script cost of drawing the resource charts).
+const TIME_SHORT = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit" });
+const TIME_LONG = new Intl.DateTimeFormat("en-GB", { hour12: false, hour: "numeric", minute: "numeric", second: "numeric" });
+// Tick labels measured per redraw to lay out an axis: a sample is enough for labels of
+// similar width, and measuring all of them was most of a live append's cost.
+const TICK_SAMPLE = 6;
 
 // Chart.js' canvas cannot paint CSS color-mix(); resolve colours to rgba once.
 const probe = document.createElement("canvas").getContext("2d");
@@ -233,6 +252,8 @@ export class LineChart {
     this.range = null;
     this.frame = 0;
     this.drawOnly = false;
+    this.visible = true; // until the observer says otherwise
+    this.stale = false;
     const colors = palette();
     this.chart = new Chart(canvas, {
       type: "line",
@@ -263,6 +284,7 @@ export class LineChart {
               maxRotation: 0,
               autoSkipPadding: 16,
               padding: 6,
+              sampleSize: TICK_SAMPLE,
               callback: (value) => this.formatX(value, true),
             },
           },
@@ -276,6 +298,7 @@ export class LineChart {
               font: { size: 11 },
               padding: 6,
               maxTicksLimit: 6,
+              sampleSize: TICK_SAMPLE,
               callback: (value) => this.yFormat(value),
             },
           },
@@ -310,14 +333,13 @@ export class LineChart {
     for (const s of series) this.addSeries(s);
     installZoom(this);
     charts.add(this);
+    canvas.$tbChart = this;
+    sight.observe(canvas);
   }
 
   formatX(value, short) {
     if (this.xType === "time") {
-      const d = new Date(value);
-      return short
-        ? d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })
-        : d.toLocaleTimeString("en-GB", { hour12: false });
+      return (short ? TIME_SHORT : TIME_LONG).format(new Date(value));
     }
     return short ? fmtSteps(value) : `step ${fmtSteps(value)}`;
   }
@@ -396,7 +418,7 @@ export class LineChart {
     s.ema = new Ema(this.smoothing);
     this.push(s, points);
     this.loaded();
-    this.requestUpdate();
+    this.requestUpdate({ offscreen: true }); // a full load draws even out of sight
   }
 
   /** Add points after the last one (a live push or a poll); an equal step replaces. */
@@ -485,9 +507,16 @@ export class LineChart {
     this.requestUpdate();
   }
 
-  /** Redraw at most once per animation frame, without animation. */
-  requestUpdate() {
+  /** Redraw at most once per animation frame, without animation; out of sight only
+   * when `offscreen`, else once the chart scrolls into view. */
+  requestUpdate({ offscreen = false } = {}) {
     this.drawOnly = false;
+    if (!this.visible && !offscreen) {
+      this.stale = true;
+      this.describe();
+      return;
+    }
+    this.stale = false;
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;

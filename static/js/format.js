@@ -46,9 +46,14 @@ export function compact(value) {
   return Number.isInteger(value) ? value.toLocaleString("en-US") : value.toFixed(1);
 }
 
+// Formatters are built once: toLocaleString/toLocaleTimeString build one per call, which
+// showed in the job page's profile (chart ticks format dozens of values per redraw).
+const STEPS_FORMAT = new Intl.NumberFormat("en-US");
+const CLOCK_FORMAT = new Intl.DateTimeFormat("en-GB", { hour12: false, hour: "numeric", minute: "numeric", second: "numeric" });
+
 export function steps(value) {
   if (value === null || value === undefined) return "—";
-  return Math.round(value).toLocaleString("en-US").replaceAll(",", "\u2009");
+  return STEPS_FORMAT.format(Math.round(value)).replaceAll(",", "\u2009");
 }
 
 export function ago(time, now = Date.now()) {
@@ -63,7 +68,7 @@ export function ago(time, now = Date.now()) {
 export function clock(time) {
   if (!time) return "";
   const d = time instanceof Date ? time : new Date(time);
-  return d.toLocaleTimeString("en-GB", { hour12: false });
+  return CLOCK_FORMAT.format(d);
 }
 
 export function absolute(time) {

@@ -105,6 +105,17 @@ function chartFor(key) {
   return smallChart(key);
 }
 
+/** The JSON of `url`: from the request the page's inline script started early, if it
+ * started one (each is used once; refreshes fetch anew), else fetched now. */
+async function firstJSON(url) {
+  const early = window.tbPrefetch?.get(url);
+  if (!early) return getJSON(url);
+  window.tbPrefetch.delete(url);
+  const response = await early;
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
 function noteStep(points) {
   for (const [step] of points) if (lastStep === null || step > lastStep) lastStep = step;
 }
@@ -168,7 +179,7 @@ function clearChartEmpty() {
 
 async function loadMetrics() {
   if (!lossChart) return;
-  const data = await getJSON(`${api}/metrics?max_points=1000`);
+  const data = await firstJSON(`${api}/metrics?max_points=1000`);
   const series = {};
   for (const [key, value] of Object.entries(data.series)) series[key] = value.points;
   applySeries(series, { replace: true });
@@ -300,7 +311,7 @@ function applySamples(samples, { replace = false } = {}) {
 
 async function loadResources() {
   if (!resourceCharts.size) return;
-  const data = await getJSON(`/api/training/resources?job=${encodeURIComponent(uid)}&max_points=400`);
+  const data = await firstJSON(`/api/training/resources?job=${encodeURIComponent(uid)}&max_points=400`);
   applySamples(data.samples, { replace: true });
   if (!data.samples.length) {
     for (const chart of resourceCharts.values()) {
@@ -641,9 +652,14 @@ onShortcut("r", () => feed.refresh());
 async function start() {
   // The socket opens first so nothing stored while the series load is missed; points
   // that arrive twice (pushed and loaded) replace each other by step.
+  const live = new Promise((resolve) => feed.onState((state) => state === "live" && resolve()));
   feed.start();
   const results = await Promise.allSettled([loadMetrics(), loadResources()]);
   if (results.some((r) => r.status === "rejected")) feed.showBanner();
+  // The series were requested before the socket joined its group (earlier still when the
+  // page's inline script started them): once it carries pushes, read what came between.
+  await live;
+  if (!feed.paused) await Promise.allSettled([pollMetrics(), pollResources()]);
 }
 
 start();
