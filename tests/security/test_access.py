@@ -222,6 +222,23 @@ def test_the_sign_out_form_carries_a_csrf_token_and_a_post_without_it_is_refused
     assert browser.get("/").status_code == 200  # still signed in
 
 
+def test_editing_notes_from_the_job_page_needs_the_csrf_token(user, job):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    token = str(browser.get(f"/job/{job.uid}").context["csrf_token"])
+    path = f"/job/{job.uid}/details"
+    forged = browser.post(path, {"notes": "forged"}, content_type="application/json")
+    assert forged.status_code == 403
+    job.refresh_from_db()
+    assert job.notes != "forged"
+    edited = browser.post(
+        path, {"notes": "mine"}, content_type="application/json", HTTP_X_CSRFTOKEN=token
+    )
+    assert edited.status_code == 200
+    job.refresh_from_db()
+    assert job.notes == "mine"
+
+
 def test_a_session_signed_api_write_without_csrf_is_refused(user, job):
     browser = APIClient(enforce_csrf_checks=True)
     browser.force_login(user)

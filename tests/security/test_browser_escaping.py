@@ -25,8 +25,16 @@ IMG = '"><img src=x onerror=alert(2)>'
 SVG = "<svg onload=alert(3)>"
 CONTROL = "ctl\x01\x1b[31m\u202e"
 HOSTILE = f"{SCRIPT}{IMG}{SVG}{CONTROL}"
+# Notes are markdown rendered to HTML on the server: links and images are the risk.
+NOTES = (
+    f"{SCRIPT}\n\n[click me](javascript:alert(4)) [data](data:text/html,{SCRIPT})\n\n"
+    '![pic](x" onerror="alert(5)) <iframe src="javascript:alert(6)"></iframe>'
+)
 # Elements the hostile strings would create if any of them were parsed as HTML.
-INJECTED = "img[src='x'], svg[onload], [onerror], [onload]"
+INJECTED = (
+    "img[src='x'], svg[onload], [onerror], [onload], iframe, "
+    "a[href^='javascript:' i], a[href^='data:' i]"
+)
 EXECUTABLE_ALERTS = """() => [...document.scripts].filter(
     s => (!s.type || s.type.includes('javascript') || s.type === 'module')
          && s.textContent.includes('alert(')).length"""
@@ -61,6 +69,10 @@ def hostile_server(tmp_path_factory):
             },
         ).status
         == 200
+    )
+    site.shell(
+        "from jobs.models import Job; from jobs.services import job_update_details;"
+        f"job_update_details(job=Job.objects.get(uid='hostile'), notes={NOTES!r})"
     )
     lines = [{"seq": i, "level": "ERROR", "message": HOSTILE} for i in range(3)]
     assert server.request("POST", "/api/jobs/hostile/logs", {"lines": lines}).status == 200
@@ -111,6 +123,7 @@ def test_the_job_page_shows_hostile_strings_painted_and_pushed_as_text(page, hos
     page.goto("/job/hostile")
     page.locator(".log__msg").first.wait_for()
     assert_nothing_ran(page)
+    assert "click me" in page.locator("#notes-view").inner_text()
     assert SCRIPT in page.locator("h1").first.inner_text()
     assert page.locator(".log__msg").first.inner_text().startswith(SCRIPT)
     # Wait for the socket, then push more hostile text: the page's scripts render it.
