@@ -78,7 +78,8 @@ for (const article of document.querySelectorAll(".compare-chart")) {
   charts.set(key, chart);
   article.querySelector("[data-png]").addEventListener("click", () => {
     const title = `${key} · by ${xMode === "time" ? "time since start" : "step"}`;
-    downloadChartPng(chart.chart, { title, filename: `${safeFilename("compare", key)}.png` });
+    const legend = boot.jobs.map((job, index) => ({ label: job.name, color: jobColor(index) }));
+    downloadChartPng(chart.chart, { title, legend, filename: `${safeFilename("compare", key)}.png` });
   });
 }
 

@@ -608,6 +608,8 @@ const feed = new LiveFeed({
         break;
       case "status":
         applyCard(msg.job);
+        // Notes and tags (job_details.js) follow the same push.
+        document.dispatchEvent(new CustomEvent("tb:job-status", { detail: msg }));
         break;
       case "alerts":
         renderAlerts(msg.findings || []);
@@ -619,8 +621,6 @@ const feed = new LiveFeed({
       default:
         break;
     }
-        // Notes and tags (job_details.js) follow the same push.
-        document.dispatchEvent(new CustomEvent("tb:job-status", { detail: msg }));
   },
   async poll() {
     const counts = await Promise.all([pollJob(), pollMetrics(), pollLogs(), pollResources()]);

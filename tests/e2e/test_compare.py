@@ -85,6 +85,9 @@ def test_two_jobs_picked_on_the_dashboard_share_one_chart_and_a_config_diff(page
     page.screenshot(path=artifacts / "compare-desktop.png", full_page=True)
     page.locator("#theme-toggle").click()
     page.screenshot(path=artifacts / "compare-desktop-dark.png", full_page=True)
+    with page.expect_download() as download:
+        page.locator('.compare-chart[data-key="val/loss"] [data-png]').click()
+    download.value.save_as(artifacts / "compare-chart-dark.png")
 
 
 def test_the_final_metrics_table_downloads_as_csv_and_charts_as_png(page):
@@ -144,6 +147,10 @@ def test_a_note_with_markdown_and_a_script_renders_escaped_and_runs_nothing(page
     page.console.allow("400 (Bad Request)")  # the refused tags, on purpose
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    other = page.context.new_page()  # another reader of the same job, following it live
+    other.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    other.goto(f"/job/{NOTED}")
+    expect(other.locator("#conn")).to_have_attribute("data-state", "live")
     page.goto(f"/job/{NOTED}")
     original_tags = page.locator("#job-tags .tag").all_text_contents()
     page.locator('#details-edit[data-ready="true"]').click()
@@ -166,6 +173,9 @@ def test_a_note_with_markdown_and_a_script_renders_escaped_and_runs_nothing(page
     expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
     expect(view).to_contain_text("<script>alert('x')</script>")
     assert view.locator("script, img").count() == 0
+    expect(other.locator("#notes-view strong")).to_have_text("Tried")
+    expect(other.locator("#notes-view")).to_contain_text("<img src=x onerror=")
+    assert other.locator("#notes-view script, #notes-view img").count() == 0
     page.screenshot(
         path=artifacts / "job-notes.png", clip={"x": 0, "y": 0, "width": 1440, "height": 420}
     )
