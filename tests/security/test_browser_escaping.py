@@ -28,6 +28,7 @@ HOSTILE = f"{SCRIPT}{IMG}{SVG}{CONTROL}"
 # Notes are markdown rendered to HTML on the server: links and images are the risk.
 NOTES = (
     f"{SCRIPT}\n\n[click me](javascript:alert(4)) [data](data:text/html,{SCRIPT})\n\n"
+    "[plain](javascript:document.title=1) [b64](data:text/html;base64,PHNjcmlwdD4=)\n\n"
     '![pic](x" onerror="alert(5)) <iframe src="javascript:alert(6)"></iframe>'
 )
 # Elements the hostile strings would create if any of them were parsed as HTML.
