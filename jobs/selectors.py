@@ -233,12 +233,14 @@ def training_summary():
     }
 
 
-def job_statistics(*, now=None):
+def job_statistics(*, now=None, per_day=True):
     """Counts by status, success rate, mean duration, GPU-hours and jobs per day.
 
     Success rate is completed / (completed + failed + cancelled). GPU-hours sum each
     started job's duration (to now while running) times its config's `num_gpus` (1 when
-    absent). Jobs per day counts jobs created on each of the last 30 UTC days, oldest first.
+    absent). Jobs per day counts jobs created on each of the last 30 UTC days, oldest first;
+    `per_day=False` leaves it out (None): the dashboard's strip does not show it, and on
+    SQLite its date cast runs in Python for every recent job.
     """
     now = now or timezone.now()
     counts = dict.fromkeys(JobStatus.values, 0)
@@ -268,8 +270,18 @@ def job_statistics(*, now=None):
         gpus = num_gpus if isinstance(num_gpus, (int, float)) and num_gpus > 0 else 1
         seconds = max(0.0, ((finished_at or now) - started_at).total_seconds())
         gpu_seconds += seconds * gpus
+    result = {
+        "total": sum(counts.values()),
+        "counts": counts,
+        "success_rate": counts[JobStatus.COMPLETED] / finished if finished else None,
+        "mean_duration_seconds": mean.total_seconds() if mean is not None else None,
+        "gpu_hours": round(gpu_seconds / 3600, 3),
+        "jobs_per_day": None,
+    }
+    if not per_day:
+        return result
     first_day = (now - timedelta(days=STATISTICS_DAYS - 1)).date()
-    per_day = dict(
+    created = dict(
         Job.objects.filter(created_at__date__gte=first_day)
         .annotate(day=TruncDate("created_at"))
         .order_by()
@@ -277,17 +289,11 @@ def job_statistics(*, now=None):
         .annotate(n=Count("id"))
         .values_list("day", "n")
     )
-    return {
-        "total": sum(counts.values()),
-        "counts": counts,
-        "success_rate": counts[JobStatus.COMPLETED] / finished if finished else None,
-        "mean_duration_seconds": mean.total_seconds() if mean is not None else None,
-        "gpu_hours": round(gpu_seconds / 3600, 3),
-        "jobs_per_day": [
-            {"date": day.isoformat(), "count": per_day.get(day, 0)}
-            for day in (first_day + timedelta(days=n) for n in range(STATISTICS_DAYS))
-        ],
-    }
+    result["jobs_per_day"] = [
+        {"date": day.isoformat(), "count": created.get(day, 0)}
+        for day in (first_day + timedelta(days=n) for n in range(STATISTICS_DAYS))
+    ]
+    return result
 
 
 # --- metric series -------------------------------------------------------------------

@@ -252,7 +252,7 @@ def dashboard(request):
             "cards": [card_context(job) for job in jobs],
             "total": total,
             "page_size": DASHBOARD_PAGE_SIZE,
-            "stats": selectors.job_statistics(),
+            "stats": selectors.job_statistics(per_day=False),
             "filters": filters,
             "status_filters": STATUS_FILTERS,
             "models": models,
