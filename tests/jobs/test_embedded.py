@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from channels.layers import get_channel_layer
+from django.db import connection
 from django.test import Client
 
 from jobs import live, services
@@ -21,7 +22,10 @@ async def test_a_write_from_a_daemon_thread_reaches_sockets_on_the_server_loop()
 
     def daemon():
         live.bind_thread_to_loop(loop)
-        services.job_status_update(job=job, status="running", step=3)
+        try:
+            services.job_status_update(job=job, status="running", step=3)
+        finally:
+            connection.close()  # a thread's connection would keep the test database open
 
     thread = threading.Thread(target=daemon)
     thread.start()
