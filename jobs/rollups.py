@@ -177,22 +177,7 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
             job_id=job_id, key=key, width=width, bucket__gte=lo // width, bucket__lte=hi // width
         )
         .order_by("bucket")
-        .values_list(
-            "bucket",
-            "first_step",
-            "first_value",
-            "first_epoch",
-            "last_step",
-            "last_value",
-            "last_epoch",
-            "min_step",
-            "min_value",
-            "min_epoch",
-            "max_step",
-            "max_value",
-            "max_epoch",
-            "nan_step",
-        )
+        .values_list("bucket", *_COLUMNS[5:])
     )
     if not rows:
         return None
