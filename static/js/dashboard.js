@@ -20,6 +20,8 @@ const PAGE_SIZE = Number(cardsEl.dataset.pageSize) || 48;
 const API_MAX_PAGE = 200; // /api/jobs's largest page_size
 // Jobs matching the current filters, loaded or not (the API's `count`).
 let total = Number(cardsEl.dataset.total) || 0;
+// When the server painted the page: jobs created later are new, not on an unloaded page.
+const PAINTED_AT = Date.parse(cardsEl.dataset.paintedAt) || Date.now();
 
 function currentFilters() {
   const params = new URLSearchParams(location.search);
@@ -316,17 +318,36 @@ function applyJob(card) {
       total = Math.max(0, total - 1);
     }
     if (before !== card.status) statsSoon();
-  } else if (matches(card, filters)) {
+  } else {
     const complete = cardsEl.children.length >= total;
-    total += 1;
-    // New jobs are the newest: they lead a list in the default order. In another order
-    // a job joins the end only when the whole list is loaded; otherwise a later page
-    // brings it where it belongs.
-    if (!filters.ordering || filters.ordering === "-created_at") cardsEl.prepend(newCard(card));
-    else if (complete) cardsEl.append(newCard(card));
-    statsSoon();
+    const created = Date.parse(card.created_at);
+    if (matches(card, filters) && (complete || created >= PAINTED_AT)) {
+      total += 1;
+      // New jobs are the newest: they lead a list in the default order. In another
+      // order a job joins the end only when the whole list is loaded; otherwise a later
+      // page brings it where it belongs.
+      if (!filters.ordering || filters.ordering === "-created_at") cardsEl.prepend(newCard(card));
+      else if (complete) cardsEl.append(newCard(card));
+      statsSoon();
+    } else if (!complete) {
+      // A job on a page not loaded yet: it may have started or stopped matching the
+      // filters, which only the server can count.
+      countSoon();
+    }
   }
   showEmpty(filters);
+}
+
+let countTimer = 0;
+function countSoon() {
+  clearTimeout(countTimer);
+  countTimer = setTimeout(async () => {
+    const request = listRequest;
+    const data = await getJSON(`/api/jobs?${listParams(currentFilters(), 1, 1)}`).catch(() => null);
+    if (!data || request !== listRequest) return;
+    total = data.count;
+    showEmpty(currentFilters());
+  }, 1000);
 }
 
 function applyJobMetrics(msg) {
@@ -347,7 +368,7 @@ const feed = new LiveFeed({
         el.remove();
         total = Math.max(0, total - 1);
         showEmpty(currentFilters());
-      }
+      } else if (cardsEl.children.length < total) countSoon();
       statsSoon();
     }
     else if (msg.type === "job_alerts") {
