@@ -65,7 +65,7 @@ def _wait_for_port(port, process):
     raise RuntimeError(f"daphne did not listen on {port} within {SERVER_START_SECONDS}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory):
     """`{"url", "token"}` of a running server with the fixture jobs loaded."""
     if not Path(CHROMIUM).exists():
@@ -115,7 +115,7 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(server):
     from playwright.sync_api import sync_playwright
 
@@ -125,7 +125,7 @@ def browser(server):
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in_state(browser, server):
     """Cookies of a session opened by signing in through the login page."""
     context = browser.new_context()

@@ -94,8 +94,9 @@ async def test_a_stalled_viewer_is_cut_off_without_memory_growth_or_delaying_oth
     pushed_mb = BATCHES * LINES_PER_BATCH * LINE_CHARS / 2**20
     # Unbounded, the stalled socket's buffer holds every push (~54 MB: RSS grew 52-77 MB
     # in trials); bounded, at most TUNEBOARD_WS_MAX_BACKLOG_BYTES (4 MiB) before the
-    # server drops it, plus what parsing 1.9 MB requests leaves behind (17-22 MB).
-    assert growth_mb < pushed_mb * 0.6, f"RSS grew {growth_mb:.1f} MB, {pushed_mb:.1f} MB pushed"
+    # server drops it, plus what parsing 1.9 MB requests leaves behind (17-22 MB, up to
+    # ~35 MB on a loaded machine).
+    assert growth_mb < pushed_mb * 0.75, f"RSS grew {growth_mb:.1f} MB, {pushed_mb:.1f} MB pushed"
     assert max(delays) < 2.0, f"the reading viewer waited {max(delays):.2f}s for a push"
     assert "Dropping a WebSocket viewer of job.watched" in server.log_text()
 
