@@ -10,7 +10,7 @@ so a spike or a NaN is never hidden, and the cost does not grow with the series.
 import math
 
 from django.db import transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Max, Min, Sum
 
 from .live import encode_float
 from .models import MetricPoint, MetricRollup
@@ -60,19 +60,26 @@ def rollups_update(*, job_id, by_key):
     replaced its extreme) is recomputed from its stored points.
     """
     groups = {}  # (key, width) -> {bucket: [(step, value, epoch)]}
-    where = Q(pk__in=[])
     for key, series in by_key.items():
         points = [(s, None if v != v else v, e) for s, v, e, _ in series]
         for width in WIDTHS:
             buckets = groups[key, width] = {}
             for point in points:
                 buckets.setdefault(point[0] // width, []).append(point)
-            where |= Q(key=key, width=width, bucket__gte=min(buckets), bucket__lte=max(buckets))
-    # One read of every summary the batch touches.
-    existing = {
-        (r["key"], r["width"], r["bucket"]): r
-        for r in MetricRollup.objects.filter(where, job_id=job_id).values(*_COLUMNS[1:])
-    }
+    # One indexed read per width of every summary the batch touches (an OR of ranges
+    # would make SQLite scan all of the job's summaries).
+    existing = {}
+    for width in WIDTHS:
+        touched = [b for (k, w), buckets in groups.items() if w == width for b in buckets]
+        rows = MetricRollup.objects.filter(
+            job_id=job_id,
+            key__in=list(by_key),
+            width=width,
+            bucket__gte=min(touched),
+            bucket__lte=max(touched),
+        ).values(*_COLUMNS[1:])
+        for r in rows:
+            existing[r["key"], width, r["bucket"]] = r
     rows = []
     for (key, width), buckets in groups.items():
         for bucket, new in buckets.items():
@@ -154,7 +161,11 @@ def series_totals(*, job_id, keys):
 
 
 def _point(step, value, epoch):
-    return [step, encode_float(math.nan if value is None else value), epoch]
+    if value is None:
+        return [step, "NaN", epoch]
+    if -math.inf < value < math.inf:
+        return [step, value, epoch]
+    return [step, encode_float(value), epoch]
 
 
 def series_downsample(*, job_id, key, lo, hi, max_points):
@@ -194,27 +205,28 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
 
 
 def _group(rows, width, lo, span, groups_wanted):
-    """{step: point} of each group's minimum, maximum and first NaN."""
+    """{step: point} of each group's minimum, maximum and first NaN.
+
+    The hot loop of a long read (thousands of rows per key): plain locals, no dicts.
+    """
     out = {}
-    group_of, best = None, None
+    group_of = None
+    lo_pt = hi_pt = nan_pt = None
     for row in rows:
-        bucket, mn_step, mn_val, mn_ep, mx_step, mx_val, mx_ep, nan_step = (row[0], *row[7:])
-        group = (bucket * width - lo) * groups_wanted // span
+        group = (row[0] * width - lo) * groups_wanted // span
         if group != group_of:
-            if best:
-                _emit(out, best)
-            group_of, best = group, {"min": None, "max": None, "nan": None}
-        if mn_step is not None and (best["min"] is None or mn_val < best["min"][1]):
-            best["min"] = (mn_step, mn_val, mn_ep)
-        if mx_step is not None and (best["max"] is None or mx_val > best["max"][1]):
-            best["max"] = (mx_step, mx_val, mx_ep)
-        if nan_step is not None and best["nan"] is None:
-            best["nan"] = (nan_step, None, None)
-    _emit(out, best)
+            for point in (lo_pt, hi_pt, nan_pt):
+                if point is not None and point[0] not in out:
+                    out[point[0]] = point
+            group_of, lo_pt, hi_pt, nan_pt = group, None, None, None
+        mn_step, mn_val, mn_ep, mx_step, mx_val, mx_ep, nan_step = row[7:]
+        if mn_step is not None and (lo_pt is None or mn_val < lo_pt[1]):
+            lo_pt = (mn_step, mn_val, mn_ep)
+        if mx_step is not None and (hi_pt is None or mx_val > hi_pt[1]):
+            hi_pt = (mx_step, mx_val, mx_ep)
+        if nan_step is not None and nan_pt is None:
+            nan_pt = (nan_step, None, None)
+    for point in (lo_pt, hi_pt, nan_pt):
+        if point is not None and point[0] not in out:
+            out[point[0]] = point
     return out
-
-
-def _emit(out, best):
-    for point in best.values():
-        if point is not None:
-            out.setdefault(point[0], point)
