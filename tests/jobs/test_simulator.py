@@ -58,14 +58,16 @@ def test_simulator_moves_a_running_job_through_all_five_stages_to_completed():
     assert all(s.started_at and s.finished_at for s in stages)
     assert [s.started_at for s in stages] == sorted(s.started_at for s in stages)
     steps = list(
-        MetricPoint.objects.filter(job=job, key="train/loss").values_list("step", flat=True)
+        MetricPoint.objects.filter(job=job, key="train/loss")
+        .order_by("step")
+        .values_list("step", flat=True)
     )
     assert steps == list(range(10, 301, 10))  # every logging step, none twice
     for key in ("learning_rate", "grad_norm", "val/loss", "val/accuracy", "val/f1"):
         assert MetricPoint.objects.filter(job=job, key=key).exists(), key
     losses = MetricPoint.objects.filter(job=job, key="train/loss").order_by("step")
     assert losses.last().value < losses.first().value  # it learned something
-    seqs = list(LogEntry.objects.filter(job=job).values_list("seq", flat=True))
+    seqs = list(LogEntry.objects.filter(job=job).order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(len(seqs)))
     messages = " ".join(LogEntry.objects.filter(job=job).values_list("message", flat=True))
     assert "***** Running training *****" in messages and "'eval_loss'" in messages
@@ -94,7 +96,7 @@ def test_simulator_continues_a_job_from_its_stored_history():
     )
     assert new_steps and new_steps[0][0] == 410
     assert abs(new_steps[0][1] - 1.25) < 0.3  # the curve carries on from where it was
-    seqs = list(LogEntry.objects.filter(job=job).values_list("seq", flat=True))
+    seqs = list(LogEntry.objects.filter(job=job).order_by("seq").values_list("seq", flat=True))
     assert seqs[:5] == [0, 1, 2, 3, 4] and seqs[5:] and min(seqs[5:]) == 5
     job.refresh_from_db()
     assert job.current_step > 400 and job.status == JobStatus.RUNNING

@@ -23,7 +23,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         while not self.stopping:
-            close_old_connections()
             created = alerts_evaluate()
             alerts_deliver()
             if created:
@@ -35,6 +34,9 @@ class Command(BaseCommand):
             deadline = time.monotonic() + interval
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.2)
+            # Between passes, not before the first: a connection that went stale while
+            # waiting is replaced.
+            close_old_connections()
 
     def _stop(self, signum, frame):
         self.stopping = True
