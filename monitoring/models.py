@@ -3,6 +3,28 @@
 from django.db import models
 from django.utils import timezone
 
+# The numeric columns of a sample, which ingest validates, retention averages and
+# series reads downsample; the byte counts among them are integers.
+SCALAR_FIELDS = (
+    "cpu_percent",
+    "cpu_temp",
+    "ram_used",
+    "ram_total",
+    "swap_used",
+    "swap_total",
+    "disk_used",
+    "disk_total",
+    "disk_read_rate",
+    "disk_write_rate",
+    "net_rx_rate",
+    "net_tx_rate",
+)
+INTEGER_FIELDS = frozenset(
+    {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
+)
+# The numbers of one GPU's reading in `ResourceSample.gpus`.
+GPU_FIELDS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
+
 
 class Resolution(models.TextChoices):
     RAW = "raw", "Raw"

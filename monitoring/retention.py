@@ -11,28 +11,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Resolution, ResourceSample
+from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, Resolution, ResourceSample
 
 PRUNE_BATCH = 5000
 
-_SCALAR_FIELDS = (
-    "cpu_percent",
-    "cpu_temp",
-    "ram_used",
-    "ram_total",
-    "swap_used",
-    "swap_total",
-    "disk_used",
-    "disk_total",
-    "disk_read_rate",
-    "disk_write_rate",
-    "net_rx_rate",
-    "net_tx_rate",
-)
-_INT_FIELDS = {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
-_GPU_NUMBERS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
 _GPU_INTS = {"mem_used", "mem_total"}
-_READ_FIELDS = ("id", "host", "job_id", "time", "cpu_per_core", "gpus", *_SCALAR_FIELDS)
+_READ_FIELDS = ("id", "host", "job_id", "time", "cpu_per_core", "gpus", *SCALAR_FIELDS)
 
 
 def _mean(values, *, integer=False):
@@ -54,8 +38,8 @@ def samples_average(rows):
     CPU is averaged core by core, and GPUs index by index, keeping each GPU's latest name.
     """
     averaged = {
-        field: _mean([row[field] for row in rows], integer=field in _INT_FIELDS)
-        for field in _SCALAR_FIELDS
+        field: _mean([row[field] for row in rows], integer=field in INTEGER_FIELDS)
+        for field in SCALAR_FIELDS
     }
     cores = defaultdict(list)
     gpus = defaultdict(list)
@@ -71,7 +55,7 @@ def samples_average(rows):
             "name": next((g.get("name") for g in reversed(gpus[index]) if g.get("name")), ""),
             **{
                 field: _mean([g.get(field) for g in gpus[index]], integer=field in _GPU_INTS)
-                for field in _GPU_NUMBERS
+                for field in GPU_FIELDS
             },
         }
         for index in sorted(gpus)

@@ -7,26 +7,8 @@ from django.db.models.functions import Cast
 from jobs.live import isoformat
 from jobs.selectors import DEFAULT_MAX_POINTS
 
-from .models import ResourceSample
+from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
 from .services import sample_payload
-
-# Columns of a sample that a downsampled series reports as bucket minimum and maximum.
-SERIES_COLUMNS = (
-    "cpu_percent",
-    "cpu_temp",
-    "ram_used",
-    "ram_total",
-    "swap_used",
-    "swap_total",
-    "disk_used",
-    "disk_total",
-    "disk_read_rate",
-    "disk_write_rate",
-    "net_rx_rate",
-    "net_tx_rate",
-)
-GPU_SERIES_FIELDS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
-INTEGER_COLUMNS = {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
 
 
 def gpu_mean_util(gpus):
@@ -65,14 +47,14 @@ def _bucket_row(row, kind, gpu_count, host, job_uid):
         "resolution": f"bucket-{kind}",
         "cpu_per_core": [],
     }
-    for column in SERIES_COLUMNS:
+    for column in SCALAR_FIELDS:
         value = row[f"{column}_{kind}"]
-        sample[column] = int(value) if value is not None and column in INTEGER_COLUMNS else value
+        sample[column] = int(value) if value is not None and column in INTEGER_FIELDS else value
     sample["gpus"] = [
         {
             "index": index,
             "name": "",
-            **{f: row[f"gpu{index}_{f}_{kind}"] for f in GPU_SERIES_FIELDS},
+            **{f: row[f"gpu{index}_{f}_{kind}"] for f in GPU_FIELDS},
         }
         for index in range(gpu_count)
     ]
@@ -104,11 +86,11 @@ def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_P
     newest_gpus = samples.order_by("-id").values_list("gpus", flat=True).first() or []
     gpu_count = min(len(newest_gpus), 16)
     aggregates = {"time_min": Min("time"), "time_max": Max("time"), "n": Count("id")}
-    for column in SERIES_COLUMNS:
+    for column in SCALAR_FIELDS:
         aggregates[f"{column}_min"] = Min(column)
         aggregates[f"{column}_max"] = Max(column)
     for index in range(gpu_count):
-        for field in GPU_SERIES_FIELDS:
+        for field in GPU_FIELDS:
             reading = Cast(KT(f"gpus__{index}__{field}"), FloatField())
             aggregates[f"gpu{index}_{field}_min"] = Min(reading)
             aggregates[f"gpu{index}_{field}_max"] = Max(reading)

@@ -6,25 +6,11 @@ from jobs.live import DASHBOARD_GROUP, broadcast_after_commit, isoformat, job_gr
 from jobs.models import Job
 from jobs.services import InvalidInput, clean_text, parse_number, parse_time
 
-from .models import ResourceSample
+from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
 
 MAX_SAMPLES_PER_BATCH = 1000
-_NUMBER_FIELDS = {
-    "cpu_percent": (0, None),
-    "cpu_temp": (-100, 300),
-    "ram_used": (0, None),
-    "ram_total": (0, None),
-    "swap_used": (0, None),
-    "swap_total": (0, None),
-    "disk_used": (0, None),
-    "disk_total": (0, None),
-    "disk_read_rate": (0, None),
-    "disk_write_rate": (0, None),
-    "net_rx_rate": (0, None),
-    "net_tx_rate": (0, None),
-}
-_INT_FIELDS = {"ram_used", "ram_total", "swap_used", "swap_total", "disk_used", "disk_total"}
-_GPU_FIELDS = ("util", "mem_used", "mem_total", "temp", "power", "power_limit")
+# Bounds of each number; all are ≥ 0 but a temperature, which may be below zero.
+_BOUNDS = dict.fromkeys(SCALAR_FIELDS, (0, None)) | {"cpu_temp": (-100, 300)}
 
 
 def _clean_gpus(raw):
@@ -37,7 +23,7 @@ def _clean_gpus(raw):
         if not isinstance(gpu, dict):
             raise ValueError(f"GPU {index}: expected an object.")
         clean = {"index": gpu.get("index", index), "name": str(gpu.get("name") or "")[:200]}
-        for field in _GPU_FIELDS:
+        for field in GPU_FIELDS:
             value = gpu.get(field)
             if value is not None:
                 try:
@@ -58,7 +44,7 @@ def _clean_sample(raw, errors):
         clean["time"] = parse_time(raw.get("time"))
     except ValueError as exc:
         errors["time"] = [str(exc)]
-    for field, (low, high) in _NUMBER_FIELDS.items():
+    for field, (low, high) in _BOUNDS.items():
         value = raw.get(field)
         if value is None:
             continue
@@ -67,7 +53,7 @@ def _clean_sample(raw, errors):
         except ValueError as exc:
             errors[field] = [str(exc)]
             continue
-        clean[field] = int(value) if field in _INT_FIELDS else value
+        clean[field] = int(value) if field in INTEGER_FIELDS else value
     cores = raw.get("cpu_per_core")
     if cores is not None:
         try:
