@@ -13,14 +13,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): requirements.txt | $(PY)
+$(STAMP): requirements.txt client/pyproject.toml | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
 $(STAMP)-dev: requirements.txt requirements-dev.txt requirements-ml.txt client/pyproject.toml $(STAMP)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-ml.txt
-	$(PY) -m pip install -q -e client
 	touch $@
 
 install: $(STAMP)

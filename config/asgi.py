@@ -14,8 +14,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from jobs import embedded  # noqa: E402
-from jobs.routing import websocket_urlpatterns  # noqa: E402
+from config import daemons  # noqa: E402
+from jobs.live.routing import websocket_urlpatterns  # noqa: E402
 
 # Start-up objects live until exit: keep full collections from walking them. A long
 # series read allocates ~80 000 small containers; with start-up objects in the heap its
@@ -36,5 +36,5 @@ async def application(scope, receive, send):
     # Daphne has no start-up hook: the first connection starts the embedded daemons on
     # the server's event loop (`scripts/run` makes one right after start).
     if settings.TUNEBOARD_EMBEDDED_DAEMONS:
-        embedded.start(asyncio.get_running_loop())
+        daemons.start(asyncio.get_running_loop())
     return await router(scope, receive, send)

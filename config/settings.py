@@ -109,6 +109,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The pages' template tags live in the web room, not in an app's templatetags.
+            "libraries": {"tuneboard": "jobs.web.templatetags.tuneboard"},
         },
     },
 ]
@@ -228,13 +230,13 @@ if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobs.auth.BearerTokenAuthentication",
+        "jobs.api.auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["jobs.permissions.ReadOrTokenWrite"],
+    "DEFAULT_PERMISSION_CLASSES": ["jobs.api.permissions.ReadOrTokenWrite"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "jobs.exception_handlers.api_exception_handler",
+    "EXCEPTION_HANDLER": "jobs.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_RATES": {"ingest": envstr("TUNEBOARD_INGEST_RATE", "6000/min")},

@@ -6,6 +6,6 @@ admin.site.site_title = "Tuneboard admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("jobs.api_urls")),
-    path("", include("jobs.urls")),
+    path("api/", include("jobs.api.urls")),
+    path("", include("jobs.web.urls")),
 ]

@@ -12,7 +12,8 @@ import math
 from django.db import transaction
 from django.db.models import Max, Min, Sum
 
-from .live import encode_float
+from jobs.core.values import encode_float
+
 from .models import MetricPoint, MetricRollup
 
 WIDTHS = (32, 256, 2048)

@@ -1,11 +1,23 @@
 """Reads of resource samples: the newest one of a job, and downsampled time series."""
 
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, FloatField, Max, Min
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Subquery,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from jobs.live import isoformat
-from jobs.selectors import DEFAULT_MAX_POINTS
+from jobs.core.values import isoformat
+from jobs.events import eta_seconds
+from jobs.models import Job, JobStatus
+from jobs.selectors import DEFAULT_MAX_POINTS, job_step_rate
 
 from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
 from .services import sample_payload
@@ -109,3 +121,56 @@ def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_P
         if row["n"] > 1:
             out.append(_bucket_row(row, "max", gpu_count, host, job_uid))
     return {"total": total, "downsampled": True, "samples": out}
+
+
+def training_summary():
+    """Across running jobs: how many, mean GPU utilisation, latest losses, throughput."""
+
+    def newest(**lookup):
+        return ResourceSample.objects.filter(**lookup).order_by("-time", "-id").values("pk")[:1]
+
+    running = list(
+        Job.objects.filter(status=JobStatus.RUNNING)
+        .defer("config", "notes", "deployment", "error_traceback")
+        .annotate(
+            job_sample=Subquery(newest(job_id=OuterRef("pk"))),
+            host_sample=Subquery(newest(host=OuterRef("host"))),
+        )
+        .order_by(F("started_at").desc(nulls_last=True), "id")
+    )
+    sample_ids = {job.job_sample or job.host_sample for job in running} - {None}
+    samples = ResourceSample.objects.in_bulk(sample_ids)
+    queued = Job.objects.filter(status=JobStatus.QUEUED).count()
+    jobs, utils, throughput = [], [], 0.0
+    for job in running:
+        sample = samples.get(job.job_sample or job.host_sample)
+        util = gpu_mean_util(sample.gpus) if sample else None
+        if util is not None:
+            utils.append(util)
+        # One indexed query per running job (tens at most), not per point or per job stored.
+        rate = job_step_rate(job)
+        throughput += rate or 0.0
+        latest = job.latest_metrics or {}
+        jobs.append(
+            {
+                "uid": job.uid,
+                "name": job.name,
+                "model": job.base_model,
+                "progress": round(job.progress, 2),
+                "current_step": job.current_step,
+                "total_steps": job.total_steps,
+                "latest_loss": (latest.get("train/loss") or {}).get("value"),
+                "latest_val_loss": (latest.get("val/loss") or {}).get("value"),
+                "step_rate": rate,
+                "eta_seconds": eta_seconds(job, rate),
+                "gpu_util": util,
+                "last_heartbeat": isoformat(job.last_heartbeat),
+            }
+        )
+    return {
+        "running": len(running),
+        "queued": queued,
+        "mean_gpu_util": sum(utils) / len(utils) if utils else None,
+        "throughput_steps_per_second": throughput,
+        "jobs": jobs,
+    }

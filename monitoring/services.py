@@ -2,9 +2,11 @@
 
 from django.db import transaction
 
-from jobs.live import DASHBOARD_GROUP, broadcast_after_commit, isoformat, job_group
+from jobs import events
+from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.validation import InvalidInput, clean_text, parse_number, parse_time
+from jobs.core.values import isoformat
 from jobs.models import Job
-from jobs.services import InvalidInput, clean_text, parse_number, parse_time
 
 from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
 
@@ -131,7 +133,7 @@ def resource_samples_ingest(*, host, samples, jobs=(), broadcast=True):
             for row in rows:
                 newest[row.job_id] = row
             for row in newest.values():
-                payload = {"type": "resources", "sample": sample_payload(row)}
+                payload = events.resources_message(sample_payload(row))
                 groups = [DASHBOARD_GROUP] + ([job_group(row.job.uid)] if row.job else [])
                 broadcast_after_commit(groups, payload)
         if jobs:

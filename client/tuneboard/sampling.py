@@ -345,7 +345,7 @@ class HostSampler:
 
 
 def main(argv=None):
-    """`python -m monitoring.sampling [seconds]`: print one sample as JSON."""
+    """`python -m tuneboard.sampling [seconds]`: print one sample as JSON."""
     argv = sys.argv[1:] if argv is None else argv
     window = float(argv[0]) if argv else 0.5
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

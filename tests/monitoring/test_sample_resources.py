@@ -14,13 +14,13 @@ import psutil
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from tuneboard.sampling import HostSampler, NvmlReader
 
 from jobs.models import JobStatus
 from jobs.services import job_create, job_status_update
-from monitoring.management.commands.sample_resources import Sampler
 from monitoring.models import ResourceSample
-from monitoring.sampling import HostSampler, NvmlReader
-from tests.monitoring.test_sampling import FakeNvmlTwoGpus, FakeNvmlWithoutLibrary
+from monitoring.sampler import Sampler
+from tests.client.test_sampling import FakeNvmlTwoGpus, FakeNvmlWithoutLibrary
 
 
 def running_job(uid, host):

@@ -11,7 +11,7 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
-from jobs.consumers import push_parts
+from jobs.live.consumers import push_parts
 from tests.reliability.servers import receive_until
 
 WARM_UP = 4

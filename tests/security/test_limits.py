@@ -9,9 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle
 
-from jobs.consumers import CLOSE_INVALID, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED
+from jobs.live.consumers import CLOSE_INVALID, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED
+from jobs.live.routing import websocket_urlpatterns
 from jobs.models import JobStatus, MetricPoint
-from jobs.routing import websocket_urlpatterns
 from tests.factories import make_job, make_user, points, sample
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from jobs.consumers import CLOSE_TOO_BIG
+from jobs.live.consumers import CLOSE_TOO_BIG
 from tests.reliability.servers import receive_until
 
 pytestmark = pytest.mark.processes

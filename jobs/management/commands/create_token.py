@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from jobs.services import InvalidInput, token_create
+from jobs.core.validation import InvalidInput
+from jobs.services import token_create
 
 
 class Command(BaseCommand):

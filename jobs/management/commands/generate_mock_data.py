@@ -5,10 +5,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.mockdata import job_history_generate
+from jobs.demo.fixtures import DEFAULT_FIXTURES, FixtureError, fixture_records
+from jobs.demo.mockdata import job_history_generate
 from jobs.models import Job
-
-from .load_jobs import DEFAULT_FIXTURES, fixture_records
 
 
 class Command(BaseCommand):
@@ -21,9 +20,12 @@ class Command(BaseCommand):
     def handle(self, *args, seed, fixtures, **options):
         files = fixtures or [str(Path(settings.BASE_DIR) / f) for f in DEFAULT_FIXTURES]
         finals = {}
-        for path in files:
-            for record in fixture_records(path):
-                finals[record["uid"]] = record.get("final_metrics") or {}
+        try:
+            for path in files:
+                for record in fixture_records(path):
+                    finals[record["uid"]] = record.get("final_metrics") or {}
+        except FixtureError as exc:
+            raise CommandError(str(exc)) from None
         jobs = Job.objects.filter(uid__in=list(finals)).exclude(started_at=None)
         if not jobs:
             raise CommandError("No fixture jobs in the database: run `manage.py load_jobs` first.")

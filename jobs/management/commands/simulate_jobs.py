@@ -2,18 +2,13 @@
 
 import gc
 import logging
-import signal
-import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
-from jobs.simulator import DemoSimulator
+from jobs.core.daemon import Daemon
+from jobs.demo.simulator import DemoSimulator
 
 logger = logging.getLogger("jobs.simulator")
-
-# Sleep in slices this short so a SIGTERM is honoured well within a second.
-TICK = 0.2
 
 
 class Command(BaseCommand):
@@ -41,16 +36,9 @@ class Command(BaseCommand):
             raise CommandError(f"--fail-rate must be between 0 and 1, got {fail_rate}")
         if tick < 0.1:
             raise CommandError(f"--tick must be at least 0.1 seconds, got {tick}")
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-
         simulator = DemoSimulator(speed=speed, seed=seed, fail_rate=fail_rate)
+        daemon = Daemon("simulator", simulator.step, interval=tick, logger=logger)
+        daemon.handle_signals()
         # Objects loaded at start-up live until exit: spare the collector (and shutdown).
         gc.freeze()
         logger.info(
@@ -59,23 +47,4 @@ class Command(BaseCommand):
             simulator.seed,
             fail_rate,
         )
-        failing = False
-        next_step = time.monotonic()
-        while not stopping:
-            close_old_connections()
-            try:
-                simulator.step()
-            except Exception:
-                # A locked or vanished database must not end the demo; one traceback
-                # per outage is enough.
-                if not failing:
-                    logger.exception("Simulator step failed; retrying every tick")
-                failing = True
-            else:
-                if failing:
-                    logger.info("Simulator steps work again")
-                failing = False
-            next_step = max(next_step + tick, time.monotonic())
-            while not stopping and time.monotonic() < next_step:
-                time.sleep(min(TICK, max(0.0, next_step - time.monotonic())))
-        logger.info("Simulator stopped")
+        daemon.run()

@@ -1,12 +1,13 @@
 """Daemon: evaluate diagnostics on running jobs and deliver alerts to the webhook."""
 
-import signal
-import time
+import logging
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
-from jobs.alerts import alerts_deliver, alerts_evaluate
+from jobs.core.daemon import Daemon
+from jobs.diagnostics.alerts import alerts_pass
+
+logger = logging.getLogger("jobs.alerts")
 
 
 class Command(BaseCommand):
@@ -19,24 +20,14 @@ class Command(BaseCommand):
     def handle(self, *args, interval, once, **options):
         if interval < 1:
             raise CommandError("--interval must be at least 1 second")
-        self.stopping = False
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        while not self.stopping:
-            created = alerts_evaluate()
-            alerts_deliver()
-            if created:
-                self.stdout.write(
-                    f"{len(created)} new alert(s): " + ", ".join(str(a) for a in created)
-                )
-            if once:
-                return
-            deadline = time.monotonic() + interval
-            while not self.stopping and time.monotonic() < deadline:
-                time.sleep(0.2)
-            # Between passes, not before the first: a connection that went stale while
-            # waiting is replaced.
-            close_old_connections()
+        if once:
+            self._pass()
+            return
+        daemon = Daemon("alert watcher", self._pass, interval=interval, logger=logger)
+        daemon.handle_signals()
+        daemon.run()
 
-    def _stop(self, signum, frame):
-        self.stopping = True
+    def _pass(self):
+        created = alerts_pass()
+        if created:
+            self.stdout.write(f"{len(created)} new alert(s): " + ", ".join(str(a) for a in created))

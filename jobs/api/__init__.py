@@ -1,0 +1,1 @@
+"""Everything DRF: parsers, authentication, permissions, serializers, views, urls, schema."""

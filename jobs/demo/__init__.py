@@ -1,0 +1,1 @@
+"""The demo: fixture jobs, deterministic mock history, and the live simulator."""

@@ -1,0 +1,167 @@
+"""Every message pushed to browsers, and the plain-dict shapes they carry.
+
+One shape per thing, so a card pushed over the WebSocket and the same card read from
+`/api/jobs` never disagree, and one builder per message type, so what a socket can
+receive is listed here and in `docs/api.md` ("Live messages"). The browser names the
+same types in `static/js/lib/events.js`. Only service modules send these messages
+(through `jobs.core.push`).
+"""
+
+from jobs.core.values import encode_float, isoformat
+
+# Message types. Job group (`/ws/jobs/{uid}/`; `resources` goes to the dashboard too):
+METRICS = "metrics"
+LOGS = "logs"
+STAGE = "stage"
+STATUS = "status"
+RESOURCES = "resources"
+ALERTS = "alerts"
+# Dashboard group (`/ws/dashboard/`):
+JOB = "job"
+JOB_METRICS = "job_metrics"
+JOB_ALERTS = "job_alerts"
+JOB_DELETED = "job_deleted"
+
+
+def eta_seconds(job, step_rate):
+    """Seconds left at `step_rate` steps/s, or None when it cannot be told."""
+    if not step_rate or not job.total_steps or job.status != "running":
+        return None
+    remaining = max(0, job.total_steps - job.current_step)
+    return remaining / step_rate
+
+
+def latest_value(job, key):
+    point = (job.latest_metrics or {}).get(key)
+    return point["value"] if point else None
+
+
+def stage_payload(stage):
+    return {
+        "name": stage.name,
+        "label": stage.get_name_display(),
+        "order": stage.order,
+        "status": stage.status,
+        "progress": stage.progress,
+        "message": stage.message,
+        "started_at": isoformat(stage.started_at),
+        "finished_at": isoformat(stage.finished_at),
+        "duration": stage.duration,
+    }
+
+
+def active_stage_name(stages):
+    for stage in stages:
+        if stage.status in ("active", "failed"):
+            return stage.name
+    return None
+
+
+def job_card(job, stages=None):
+    """The summary of a job that lists, cards and status pushes carry."""
+    if stages is None:
+        stages = list(job.stages.all())
+    return {
+        "uid": job.uid,
+        "name": job.name,
+        "model": job.base_model,
+        "dataset": job.dataset,
+        "tags": job.tags,
+        "status": job.status,
+        "progress": round(job.progress, 2),
+        "current_step": job.current_step,
+        "total_steps": job.total_steps,
+        "epoch": job.epoch,
+        "total_epochs": job.total_epochs,
+        "queue_position": job.queue_position,
+        "host": job.host,
+        "stage": active_stage_name(stages),
+        "created_at": isoformat(job.created_at),
+        "started_at": isoformat(job.started_at),
+        "finished_at": isoformat(job.finished_at),
+        "last_heartbeat": isoformat(job.last_heartbeat),
+        "duration": job.duration,
+        "latest_loss": latest_value(job, "train/loss"),
+        "loss_sparkline": job.loss_sparkline,
+        "error": job.error,
+        "alerts": job.active_alerts,
+        "url": f"/job/{job.uid}",
+    }
+
+
+def log_payload(entry):
+    return {
+        "seq": entry.seq,
+        "time": isoformat(entry.time),
+        "level": entry.level,
+        "message": entry.message,
+    }
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def job_message(card):
+    """Dashboard: a job's card changed (created, status, progress, details)."""
+    return {"type": JOB, "job": card}
+
+
+def status_message(card, extra=None):
+    """Job page: the job's status, progress, step or details changed."""
+    message = {"type": STATUS, "job": card}
+    if extra:
+        message.update(extra)
+    return message
+
+
+def stage_message(stage):
+    """Job page: one pipeline stage moved."""
+    return {"type": STAGE, "stage": stage_payload(stage)}
+
+
+def metrics_message(uid, by_key):
+    """Job page: new points, `{key: [[step, value, epoch], ...]}` from `{key: [(step,
+    value, epoch, wall_time), ...]}`."""
+    return {
+        "type": METRICS,
+        "job": uid,
+        "series": {
+            key: [[s, encode_float(v), e] for s, v, e, _ in series]
+            for key, series in by_key.items()
+        },
+    }
+
+
+def job_metrics_message(uid, *, latest_loss, loss_sparkline):
+    """Dashboard: a card's latest loss and sparkline."""
+    return {
+        "type": JOB_METRICS,
+        "uid": uid,
+        "latest_loss": latest_loss,
+        "loss_sparkline": loss_sparkline,
+    }
+
+
+def logs_message(uid, entries):
+    """Job page: new log lines, in sequence order."""
+    return {"type": LOGS, "job": uid, "lines": [log_payload(e) for e in entries]}
+
+
+def alerts_message(uid, *, summary, findings):
+    """Job page: the job's open alerts (summary) with their full findings."""
+    return {"type": ALERTS, "job": uid, "alerts": summary, "findings": findings}
+
+
+def job_alerts_message(uid, summary):
+    """Dashboard: a card's alert badge."""
+    return {"type": JOB_ALERTS, "uid": uid, "alerts": summary}
+
+
+def job_deleted_message(uid):
+    """Dashboard: a job was deleted."""
+    return {"type": JOB_DELETED, "uid": uid}
+
+
+def resources_message(sample):
+    """Job page and dashboard: the newest resource sample of a host (and its job)."""
+    return {"type": RESOURCES, "sample": sample}

@@ -1,0 +1,1 @@
+"""Live updates: WebSocket consumers (one group per job, the dashboard), back-pressure."""

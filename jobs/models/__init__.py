@@ -1,0 +1,38 @@
+"""The domain's tables: jobs and stages, metric points and rollups, log lines, alerts.
+
+API tokens live in `jobs.accounts.models` and are registered here, under the `jobs` app.
+"""
+
+from jobs.accounts.models import ApiToken, token_hash
+
+from .alerts import Alert
+from .job import (
+    CURRENT_STATUSES,
+    FINISHED_STATUSES,
+    STAGE_ORDER,
+    Job,
+    JobStatus,
+    Stage,
+    StageName,
+    StageStatus,
+)
+from .logs import LogEntry, LogLevel
+from .metrics import MetricPoint, MetricRollup
+
+__all__ = [
+    "CURRENT_STATUSES",
+    "FINISHED_STATUSES",
+    "STAGE_ORDER",
+    "Alert",
+    "ApiToken",
+    "Job",
+    "JobStatus",
+    "LogEntry",
+    "LogLevel",
+    "MetricPoint",
+    "MetricRollup",
+    "Stage",
+    "StageName",
+    "StageStatus",
+    "token_hash",
+]

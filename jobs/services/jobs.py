@@ -1,0 +1,378 @@
+"""Jobs: creation, the status state machine and heartbeats, details, deletion."""
+
+import re
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from jobs import events
+from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.validation import (
+    Conflict,
+    InvalidInput,
+    clean_text,
+    parse_field,
+    parse_int,
+    parse_number,
+    parse_time,
+)
+from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
+
+UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def uid_generate(name):
+    base = slugify(name)[:48].strip("-") or "job"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+def tags_clean(raw):
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(tag, str) for tag in raw):
+        raise ValueError("Expected a list of strings.")
+    tags = []
+    for tag in raw:
+        tag = tag.strip()
+        if not tag or len(tag) > 64 or "," in tag or "\x00" in tag:
+            raise ValueError(f"Invalid tag {tag[:70]!r}: 1–64 characters, no commas.")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > 32:
+        raise ValueError("At most 32 tags.")
+    return tags
+
+
+def _clean_config(raw):
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError("Expected a JSON object.")
+    return raw
+
+
+def job_fields_clean(data, errors):
+    """Validate the descriptive fields shared by job creation and fixture records."""
+    cleaned = {}
+    if data.get("uid") is not None:
+        uid = data["uid"]
+        if not isinstance(uid, str) or not UID_RE.match(uid):
+            errors["uid"] = ["1–64 characters: letters, digits, '-' and '_'."]
+        cleaned["uid"] = uid
+    cleaned["name"] = parse_field(
+        errors, "name", clean_text, data.get("name"), max_length=200, required=True
+    )
+    cleaned["base_model"] = parse_field(
+        errors, "model", clean_text, data.get("model"), max_length=200
+    )
+    cleaned["dataset"] = parse_field(
+        errors, "dataset", clean_text, data.get("dataset"), max_length=200
+    )
+    cleaned["tags"] = parse_field(errors, "tags", tags_clean, data.get("tags"))
+    cleaned["config"] = parse_field(errors, "config", _clean_config, data.get("config"))
+    if data.get("total_steps") is not None:
+        cleaned["total_steps"] = parse_field(
+            errors, "total_steps", parse_int, data["total_steps"], minimum=1
+        )
+    if data.get("total_epochs") is not None:
+        cleaned["total_epochs"] = parse_field(
+            errors, "total_epochs", parse_number, data["total_epochs"], minimum=0
+        )
+    if data.get("host") is not None:
+        cleaned["host"] = parse_field(errors, "host", clean_text, data["host"], max_length=255)
+    return cleaned
+
+
+def job_stages_create(job):
+    Stage.objects.bulk_create(
+        [Stage(job=job, name=name, order=order) for order, name in enumerate(STAGE_ORDER)]
+    )
+
+
+def queue_renumber():
+    """Number queued jobs 1..n, keeping their present order (oldest first)."""
+    queued = Job.objects.filter(status=JobStatus.QUEUED).order_by(
+        "queue_position", "created_at", "id"
+    )
+    changed = []
+    for position, job in enumerate(queued, start=1):
+        if job.queue_position != position:
+            job.queue_position = position
+            changed.append(job)
+    Job.objects.bulk_update(changed, ["queue_position"])
+    Job.objects.exclude(status=JobStatus.QUEUED).exclude(queue_position=None).update(
+        queue_position=None
+    )
+
+
+def job_broadcast(job, stages=None, *, extra=None):
+    card = events.job_card(job, stages)
+    broadcast_after_commit([DASHBOARD_GROUP], events.job_message(card))
+    broadcast_after_commit([job_group(job.uid)], events.status_message(card, extra))
+
+
+def job_create(
+    *,
+    name,
+    uid=None,
+    model="",
+    dataset="",
+    tags=None,
+    config=None,
+    total_steps=None,
+    total_epochs=None,
+    host=None,
+):
+    """Create a queued job with its five pending stages; a known `uid` returns that job.
+
+    Returns `(job, created)`.
+    """
+    errors = {}
+    data = {
+        "uid": uid,
+        "name": name,
+        "model": model,
+        "dataset": dataset,
+        "tags": tags,
+        "config": config,
+        "total_steps": total_steps,
+        "total_epochs": total_epochs,
+        "host": host,
+    }
+    cleaned = job_fields_clean(data, errors)
+    if errors:
+        raise InvalidInput(errors)
+    if cleaned.get("uid"):
+        existing = Job.objects.filter(uid=cleaned["uid"]).first()
+        if existing:
+            return existing, False
+    else:
+        cleaned["uid"] = uid_generate(cleaned["name"])
+    try:
+        with transaction.atomic():
+            job = Job(**cleaned, status=JobStatus.QUEUED, queue_position=10**6)
+            job.save()
+            job_stages_create(job)
+            queue_renumber()
+            job.refresh_from_db()
+            job_broadcast(job)
+    except IntegrityError:
+        # Two reporters created the same uid at once: the other one won, use its job.
+        existing = Job.objects.filter(uid=cleaned["uid"]).first()
+        if existing is None:
+            raise
+        return existing, False
+    return job, True
+
+
+def job_history_clear(*, job):
+    """Delete a job's points, log lines and resource samples (mock data regeneration)."""
+    with transaction.atomic():
+        job.metric_points.all().delete()
+        job.metric_rollups.all().delete()
+        job.log_entries.all().delete()
+        job.resource_samples.all().delete()
+        job.latest_metrics = {}
+        job.loss_sparkline = []
+        job.save(update_fields=["latest_metrics", "loss_sparkline"])
+
+
+_TERMINAL_MOVES = {
+    JobStatus.QUEUED: {
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+        JobStatus.CANCELLED,
+        JobStatus.FAILED,
+        JobStatus.COMPLETED,
+    },
+    JobStatus.RUNNING: {
+        JobStatus.RUNNING,
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    },
+    JobStatus.COMPLETED: {JobStatus.COMPLETED},
+    JobStatus.FAILED: {JobStatus.FAILED},
+    JobStatus.CANCELLED: {JobStatus.CANCELLED},
+}
+
+
+def job_error_clean(raw, errors):
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"message": raw}
+    if not isinstance(raw, dict):
+        errors["error"] = ["Expected an object with message, type, traceback, stage, step."]
+        return None
+    sub = {}
+    cleaned = {
+        "message": parse_field(sub, "message", clean_text, raw.get("message"), max_length=20_000),
+        "type": parse_field(sub, "type", clean_text, raw.get("type"), max_length=200),
+        "traceback": parse_field(
+            sub, "traceback", clean_text, raw.get("traceback"), max_length=200_000
+        ),
+        "stage": None,
+        "step": None,
+    }
+    if raw.get("stage") is not None:
+        if raw["stage"] not in STAGE_ORDER:
+            sub["stage"] = [f"Unknown stage {raw['stage']!r}; one of {', '.join(STAGE_ORDER)}."]
+        cleaned["stage"] = raw["stage"]
+    if raw.get("step") is not None:
+        cleaned["step"] = parse_field(sub, "step", parse_int, raw["step"], minimum=0)
+    if sub:
+        errors["error"] = sub
+    return cleaned
+
+
+def job_status_apply(job, stages, status, *, at, error=None):
+    """Move `job` (and its stages, in memory) to `status`; returns the stages changed."""
+    changed = []
+    if status == job.status:
+        return changed
+    if status not in _TERMINAL_MOVES[job.status]:
+        raise Conflict(f"Job {job.uid} is {job.status} and cannot become {status}.")
+    previous = job.status
+    job.status = status
+    if status == JobStatus.RUNNING:
+        job.started_at = job.started_at or at
+    if status in FINISHED_STATUSES:
+        job.finished_at = at
+        job.started_at = job.started_at or at
+    if previous == JobStatus.QUEUED:
+        job.queue_position = None
+    active = [s for s in stages if s.status == StageStatus.ACTIVE]
+    if status == JobStatus.COMPLETED:
+        job.progress = 100.0
+        if job.total_steps:
+            job.current_step = max(job.current_step, job.total_steps)
+        for stage in stages:
+            if stage.status == StageStatus.ACTIVE:
+                stage.status, stage.progress, stage.finished_at = StageStatus.COMPLETED, 100.0, at
+                changed.append(stage)
+            elif stage.status == StageStatus.PENDING:
+                stage.status = StageStatus.SKIPPED
+                changed.append(stage)
+    elif status == JobStatus.FAILED:
+        error = error or {}
+        failed_stage = error.get("stage") or (active[0].name if active else None)
+        job.error_message = error.get("message") or job.error_message or "Job failed"
+        job.error_type = error.get("type") or job.error_type
+        job.error_traceback = error.get("traceback") or job.error_traceback
+        job.error_stage = failed_stage or job.error_stage
+        job.error_step = error.get("step") if error.get("step") is not None else job.current_step
+        for stage in stages:
+            if stage.name == failed_stage or stage.status == StageStatus.ACTIVE:
+                stage.status, stage.finished_at = StageStatus.FAILED, at
+                stage.started_at = stage.started_at or at
+                changed.append(stage)
+    elif status == JobStatus.CANCELLED:
+        for stage in active:
+            stage.status, stage.finished_at, stage.message = StageStatus.SKIPPED, at, "Cancelled"
+            changed.append(stage)
+    return changed
+
+
+def job_status_update(
+    *,
+    job,
+    status=None,
+    progress=None,
+    step=None,
+    epoch=None,
+    total_steps=None,
+    error=None,
+    host=None,
+    at=None,
+):
+    """A status change and/or heartbeat from the job's reporter.
+
+    Terminal statuses are final: a repeated identical status is a no-op (safe retries),
+    any other move away from them raises `Conflict`.
+    """
+    errors = {}
+    if status is not None and status not in JobStatus.values:
+        errors["status"] = [
+            f'"{status}" is not a valid choice; one of {", ".join(JobStatus.values)}.'
+        ]
+    if progress is not None:
+        progress = parse_field(errors, "progress", parse_number, progress, minimum=0, maximum=100)
+    if step is not None:
+        step = parse_field(errors, "step", parse_int, step, minimum=0)
+    if epoch is not None:
+        epoch = parse_field(errors, "epoch", parse_number, epoch, minimum=0)
+    if total_steps is not None:
+        total_steps = parse_field(errors, "total_steps", parse_int, total_steps, minimum=1)
+    if host is not None:
+        host = parse_field(errors, "host", clean_text, host, max_length=255)
+    cleaned_error = job_error_clean(error, errors)
+    at = parse_field(errors, "time", parse_time, at)
+    if errors:
+        raise InvalidInput(errors)
+
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        stages = list(job.stages.all())
+        was_queued = job.status == JobStatus.QUEUED
+        changed = []
+        if status is not None:
+            changed = job_status_apply(job, stages, status, at=at, error=cleaned_error)
+        elif cleaned_error and job.status == JobStatus.FAILED:
+            pass  # a retried fail() after the job is already failed changes nothing
+        if not job.is_finished or status is not None:
+            if total_steps is not None:
+                job.total_steps = total_steps
+            if step is not None:
+                job.current_step = step
+            if epoch is not None:
+                job.epoch = epoch
+            if progress is not None:
+                job.progress = progress
+            elif step is not None and job.total_steps and job.status != JobStatus.COMPLETED:
+                job.progress = min(100.0, 100.0 * step / job.total_steps)
+        if host:
+            job.host = host
+        job.last_heartbeat = timezone.now()
+        job.save()
+        for stage in changed:
+            stage.save()
+        if was_queued and job.status != JobStatus.QUEUED:
+            queue_renumber()
+        job_broadcast(job, stages)
+        for stage in changed:
+            broadcast_after_commit([job_group(job.uid)], events.stage_message(stage))
+    return job
+
+
+def job_update_details(*, job, tags=None, notes=None):
+    """Edit a job's tags and/or notes from the job page."""
+    errors = {}
+    if tags is not None:
+        tags = parse_field(errors, "tags", tags_clean, tags)
+    if notes is not None:
+        notes = parse_field(errors, "notes", clean_text, notes, max_length=20_000)
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if tags is not None:
+            job.tags = tags
+        if notes is not None:
+            job.notes = notes
+        job.save()
+        job_broadcast(job, extra={"notes": job.notes})
+    return job
+
+
+def job_delete(*, job):
+    """Delete a job with everything it owns, and tell the dashboard."""
+    uid = job.uid
+    with transaction.atomic():
+        was_queued = job.status == JobStatus.QUEUED
+        job.delete()
+        if was_queued:
+            queue_renumber()
+        broadcast_after_commit([DASHBOARD_GROUP], events.job_deleted_message(uid))

@@ -1,0 +1,50 @@
+"""API tokens: created (the raw token is shown once, its hash stored) and revoked."""
+
+import secrets
+
+from django.utils import timezone
+
+from jobs.accounts.models import ApiToken, token_hash
+from jobs.core.validation import InvalidInput, clean_text, parse_field
+
+from .jobs import UID_RE
+
+# --- tokens ------------------------------------------------------------------------
+
+
+def token_create(*, user, name, job_scope=None, tag_prefixes=None, expires_at=None):
+    """Create an API token; returns `(token, raw)`. The raw token is never stored."""
+    errors = {}
+    name = parse_field(errors, "name", clean_text, name, max_length=100, required=True)
+    if job_scope is not None and not (
+        isinstance(job_scope, list)
+        and all(isinstance(u, str) and UID_RE.match(u) for u in job_scope)
+    ):
+        errors["job_scope"] = ["Expected a list of job uids."]
+    if tag_prefixes is not None and not (
+        isinstance(tag_prefixes, list) and all(isinstance(t, str) and t for t in tag_prefixes)
+    ):
+        errors["tag_prefixes"] = ["Expected a list of non-empty tag prefixes."]
+    if errors:
+        raise InvalidInput(errors)
+    raw = "tb_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=raw[:10],
+        key_hash=token_hash(raw),
+        job_scope=job_scope or [],
+        tag_prefixes=tag_prefixes or [],
+        expires_at=expires_at,
+    )
+    return token, raw
+
+
+def token_revoke(*, token):
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+# --- alerts ------------------------------------------------------------------------

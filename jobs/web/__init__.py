@@ -1,0 +1,1 @@
+"""The pages: server-rendered views, their presenters, markdown and template tags."""
