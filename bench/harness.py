@@ -2,15 +2,14 @@
 
 `Server` starts daphne on a free loopback port over a fresh SQLite database in a temp
 directory (or the PostgreSQL/Redis of `DATABASE_URL`/`REDIS_URL` when they are set),
-with a user, a session and an API token, and stops it afterwards.
+with a user, a session and an API token, and stops it afterwards. The server's
+machinery is tests/support/server.py, shared with the test suites.
 """
 
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,33 +17,18 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(1, str(ROOT))  # after bench/ itself: the shared server helpers in tests/
+
+from tests.support.server import (  # noqa: E402 (needs the path above)
+    DaphneServer,
+    manage,
+    migrate,
+    provision,
+    server_env,
+)
+
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
-
-SETUP_SCRIPT = """
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
-from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from jobs.services import token_create
-User = get_user_model()
-user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
-user.set_password("bench-password-123")
-user.save()
-token, raw = token_create(user=user, name="bench")
-session = SessionStore()
-session[SESSION_KEY] = str(user.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-session.create()
-print(raw)
-print(session.session_key)
-"""
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values, pct):
@@ -85,68 +69,32 @@ def machine():
     }
 
 
-class Server:
+class Server(DaphneServer):
     """daphne on loopback with a fresh database, a token and a signed-in session."""
 
     def __init__(self, env=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="tuneboard-bench-")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "TUNEBOARD_DATA_DIR": self.tmp.name,
-            "TUNEBOARD_INGEST_RATE": "1000000/min",
-            "PYTHONUNBUFFERED": "1",
+        data_dir = Path(self.tmp.name)
+        server = server_env(
+            data_dir,
+            inherit=("DATABASE_URL", "REDIS_URL"),
+            TUNEBOARD_INGEST_RATE="1000000/min",
             **(env or {}),
-        }
-        self.process = None
+        )
+        super().__init__(server, log_path=data_dir / "daphne.log")
 
-    def manage(self, *args, input_text=None):
-        return subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-            text=True,
-            input=input_text,
-        ).stdout
+    def manage(self, *args):
+        return manage(self.env, *args)
 
     def __enter__(self):
-        self.manage("migrate", "--no-input", "-v", "0")
-        out = self.manage("shell", "-c", SETUP_SCRIPT).split()
-        self.token, self.session = out[-2], out[-1]
-        self.log = open(Path(self.tmp.name) / "daphne.log", "w")
-        self.process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        migrate(self.env)
+        self.token, self.session = provision(
+            self.env, "bench", token_name="bench", staff=True, session=True
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                self.get("/api/jobs")
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start; see {self.log.name}")
+        return self.start()
 
     def __exit__(self, *exc):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
-        self.log.close()
+        self.stop()
         self.tmp.cleanup()
 
     @property

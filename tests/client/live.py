@@ -7,119 +7,39 @@ from that database (exact counts, no API downsampling) and through the read API.
 """
 
 import json
-import os
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.server import ROOT as REPO
+from tests.support.server import DaphneServer, migrate, provision, server_env
+
 sys.path.insert(0, str(REPO / "client"))  # the client as a user has it, installed or not
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
+class LiveServer(DaphneServer):
     """A daphne process serving Tuneboard; `kill()` and `start()` restart it in place."""
 
     def __init__(self, data_dir):
         self.data_dir = Path(data_dir)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
-        self.log_path = self.data_dir / "daphne.log"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
-        }
-        self.env.update(
-            TUNEBOARD_DATA_DIR=str(self.data_dir),
-            DJANGO_SETTINGS_MODULE="config.settings",
+        env = server_env(
+            self.data_dir,
             # The fault test sends many batches through restarts; the default rate is
             # for shared servers, not for a test measuring delivery.
             TUNEBOARD_INGEST_RATE="100000/min",
-            PYTHONUNBUFFERED="1",
         )
-        self.token = None
-
-    def manage(self, *args):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
-        return result.stdout
-
-    def prepare(self):
-        self.manage("migrate", "--no-input", "-v", "0")
-        out = self.manage(
-            "create_token", "--user", "client-tests", "--name", "client tests", "--create-user"
-        )
-        self.token = next(word for word in out.split() if word.startswith("tb_"))
-
-    def start(self, timeout=30):
-        log = open(self.log_path, "a")  # noqa: SIM115  (kept open for the process's life)
         # The server runs at a lower CPU priority: on a small shared machine the fault
         # test measures the client's blocking, not the scheduler handing the producer's
         # core to the server.
         nice = ["nice", "-n", "10"] if shutil.which("nice") else []
-        self.process = subprocess.Popen(
-            [
-                *nice,
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"daphne did not listen within {timeout}s")
+        super().__init__(env, log_path=self.data_dir / "daphne.log", prefix=nice)
+        self.token = None
 
-    def kill(self):
-        """SIGKILL: no goodbye, requests in flight are cut."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def prepare(self):
+        migrate(self.env)
+        self.token = provision(self.env, "client-tests", token_name="client tests").token
 
     def get(self, path):
         request = urllib.request.Request(

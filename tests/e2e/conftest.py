@@ -8,16 +8,12 @@ one API token, through which tests report data exactly as a training script woul
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.server import ROOT, DaphneServer, manage, migrate, provision, server_env
+
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -28,91 +24,21 @@ CHROMIUM_ARGS = [
 ]
 USERNAME = "e2e-viewer"
 PASSWORD = "e2e-password-not-secret"
-SERVER_START_SECONDS = 30
-ASGI_APP = "config.asgi:application"
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _manage(env, *args):
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
-    return result.stdout
-
-
-def _wait_for_port(port, process):
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)  # polling a port that is not open yet; there is no event
-    raise RuntimeError(f"daphne did not listen on {port} within {SERVER_START_SECONDS}s")
 
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory):
     """`{"url", "token"}` of a running server with the fixture jobs loaded."""
-    if not Path(CHROMIUM).exists():
+    if not os.path.exists(CHROMIUM):
         pytest.skip(f"Chromium not found at {CHROMIUM} (make test installs it)")
     data_dir = tmp_path_factory.mktemp("tuneboard-e2e")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "DEBUG")
-    }
-    env.update(
-        TUNEBOARD_DATA_DIR=str(data_dir),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        PYTHONUNBUFFERED="1",
-        LOG_LEVEL="WARNING",
-    )
-    _manage(env, "migrate", "--no-input", "-v", "0")
-    _manage(env, "load_jobs")
-    _manage(env, "generate_mock_data", "--seed", "1")
-    token = _manage(
-        env,
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model;"
-        "from jobs.services import token_create;"
-        f"user = get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r});"
-        "print(token_create(user=user, name='e2e')[1])",
-    ).split()[-1]
-    port = _free_port()
-    log = open(data_dir / "daphne.log", "w")  # noqa: SIM115 (closed at teardown)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_port(port, process)
-        yield {"url": f"http://127.0.0.1:{port}", "token": token}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    env = server_env(data_dir, LOG_LEVEL="WARNING")
+    migrate(env)
+    manage(env, "load_jobs")
+    manage(env, "generate_mock_data", "--seed", "1")
+    token = provision(env, USERNAME, token_name="e2e", password=PASSWORD).token
+    with DaphneServer(env, log_path=data_dir / "daphne.log") as daphne:
+        yield {"url": daphne.url, "token": token}
 
 
 @pytest.fixture(scope="package")
