@@ -1,3 +1,11 @@
+"""The admin: inspect everything; every change goes through the services.
+
+Jobs are created by their reporters (the API, the client, fixtures), so the admin does not
+add them. Of a job, tags and notes are editable (`services.job_update_details`, pushed
+live like any edit); status moves through the "Cancel" action (`job_status_update`);
+deletion through `job_delete`. Everything else, stages included, is shown read-only.
+"""
+
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -20,8 +28,14 @@ class StageInline(admin.TabularInline):
     can_delete = False
     max_num = 5
     fields = ("order", "name", "status", "progress", "message", "started_at", "finished_at")
-    readonly_fields = ("order", "name")
+    readonly_fields = fields
     ordering = ("order",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -71,7 +85,9 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     inlines = [StageInline]
-    readonly_fields = ("tags_text", "latest_metrics", "loss_sparkline", "last_heartbeat")
+    # What the admin may change goes through services; the rest is the reporters' record.
+    editable_fields = ("tags", "notes")
+    actions = ["cancel"]
     fieldsets = (
         (None, {"fields": ("uid", "name", "base_model", "dataset", "tags", "notes", "config")}),
         (
@@ -111,6 +127,37 @@ class JobAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            name
+            for fieldset in self.fieldsets
+            for name in fieldset[1]["fields"]
+            if name not in self.editable_fields
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed:
+            services.job_update_details(job=obj, **changed)
+
+    def delete_model(self, request, obj):
+        services.job_delete(job=obj)
+
+    def delete_queryset(self, request, queryset):
+        for job in queryset:
+            services.job_delete(job=job)
+
+    @admin.action(description="Cancel selected queued or running jobs")
+    def cancel(self, request, queryset):
+        cancelled = 0
+        for job in queryset.filter(status__in=("queued", "running")):
+            services.job_status_update(job=job, status="cancelled")
+            cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled} job(s).")
 
     @admin.display(description="progress", ordering="progress")
     def progress_display(self, job):
