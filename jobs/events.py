@@ -9,6 +9,14 @@ same types in `static/js/lib/events.js`. Only service modules send these message
 
 from jobs.core.values import encode_float, isoformat
 
+DASHBOARD_GROUP = "dashboard"
+
+
+def job_group(uid):
+    """The Channels group of one job's viewers."""
+    return f"job.{uid}"
+
+
 # Message types. Job group (`/ws/jobs/{uid}/`; `resources` goes to the dashboard too):
 METRICS = "metrics"
 LOGS = "logs"

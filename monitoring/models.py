@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from jobs.core.values import isoformat
+
 # The numeric columns of a sample, which ingest validates, retention averages and
 # series reads downsample; the byte counts among them are integers.
 SCALAR_FIELDS = (
@@ -72,3 +74,26 @@ class ResourceSample(models.Model):
 
     def __str__(self):
         return f"{self.host} @ {self.time:%Y-%m-%d %H:%M:%S}"
+
+    def to_dict(self):
+        """The shape of one sample in the API and live pushes."""
+        return {
+            "host": self.host,
+            "time": isoformat(self.time),
+            "job": self.job.uid if self.job_id else None,
+            "resolution": self.resolution,
+            "cpu_percent": self.cpu_percent,
+            "cpu_per_core": self.cpu_per_core,
+            "cpu_temp": self.cpu_temp,
+            "ram_used": self.ram_used,
+            "ram_total": self.ram_total,
+            "swap_used": self.swap_used,
+            "swap_total": self.swap_total,
+            "gpus": self.gpus,
+            "disk_used": self.disk_used,
+            "disk_total": self.disk_total,
+            "disk_read_rate": self.disk_read_rate,
+            "disk_write_rate": self.disk_write_rate,
+            "net_rx_rate": self.net_rx_rate,
+            "net_tx_rate": self.net_tx_rate,
+        }

@@ -20,7 +20,6 @@ from jobs.models import Job, JobStatus
 from jobs.selectors import DEFAULT_MAX_POINTS, job_step_rate
 
 from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
-from .services import sample_payload
 
 
 def gpu_mean_util(gpus):
@@ -35,7 +34,7 @@ def resource_latest(*, job):
     sample = samples.filter(job_id=job.pk).first()
     if sample is None and job.host:
         sample = samples.filter(host=job.host).first()
-    return sample_payload(sample) if sample else None
+    return sample.to_dict() if sample else None
 
 
 def resource_samples(*, job=None, host=None, since=None):
@@ -89,7 +88,7 @@ def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_P
     total = stats["total"]
     if total <= max_points:
         rows = samples.select_related("job").order_by("time", "id")
-        return {"total": total, "downsampled": False, "samples": [sample_payload(s) for s in rows]}
+        return {"total": total, "downsampled": False, "samples": [s.to_dict() for s in rows]}
 
     # Buckets of consecutive ids: ids grow with arrival, and agents report in time order.
     buckets = max(1, max_points // 2)

@@ -3,9 +3,8 @@
 from django.db import transaction
 
 from jobs import events
-from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import InvalidInput, clean_text, parse_number, parse_time
-from jobs.core.values import isoformat
 from jobs.models import Job
 
 from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
@@ -71,30 +70,6 @@ def _clean_sample(raw, errors):
     return clean
 
 
-def sample_payload(sample):
-    """The shape of one sample in the API and live pushes."""
-    return {
-        "host": sample.host,
-        "time": isoformat(sample.time),
-        "job": sample.job.uid if sample.job_id else None,
-        "resolution": sample.resolution,
-        "cpu_percent": sample.cpu_percent,
-        "cpu_per_core": sample.cpu_per_core,
-        "cpu_temp": sample.cpu_temp,
-        "ram_used": sample.ram_used,
-        "ram_total": sample.ram_total,
-        "swap_used": sample.swap_used,
-        "swap_total": sample.swap_total,
-        "gpus": sample.gpus,
-        "disk_used": sample.disk_used,
-        "disk_total": sample.disk_total,
-        "disk_read_rate": sample.disk_read_rate,
-        "disk_write_rate": sample.disk_write_rate,
-        "net_rx_rate": sample.net_rx_rate,
-        "net_tx_rate": sample.net_tx_rate,
-    }
-
-
 def resource_samples_ingest(*, host, samples, jobs=(), broadcast=True):
     """Store a batch of samples from `host`, one row per sample and linked job.
 
@@ -133,8 +108,10 @@ def resource_samples_ingest(*, host, samples, jobs=(), broadcast=True):
             for row in rows:
                 newest[row.job_id] = row
             for row in newest.values():
-                payload = events.resources_message(sample_payload(row))
-                groups = [DASHBOARD_GROUP] + ([job_group(row.job.uid)] if row.job else [])
+                payload = events.resources_message(row.to_dict())
+                groups = [events.DASHBOARD_GROUP] + (
+                    [events.job_group(row.job.uid)] if row.job else []
+                )
                 broadcast_after_commit(groups, payload)
         if jobs:
             Job.objects.filter(pk__in=[j.pk for j in jobs], host="").update(host=host)

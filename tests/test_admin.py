@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from jobs.core.push import job_group
+from jobs.events import job_group
 from jobs.models import Job, JobStatus, Stage
 from tests.factories import make_job, make_user
 

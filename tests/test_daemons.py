@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 from django.test import Client
 
-from jobs import services
+from jobs import events, services
 from jobs.core import push as live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +18,7 @@ async def test_a_write_from_a_daemon_thread_reaches_sockets_on_the_server_loop()
     job = await asyncio.to_thread(lambda: services.job_create(name="embedded", uid="emb-1")[0])
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add(live.job_group(job.uid), channel)
+    await layer.group_add(events.job_group(job.uid), channel)
     loop = asyncio.get_running_loop()
 
     def daemon():

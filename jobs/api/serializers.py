@@ -391,7 +391,7 @@ class GpuReadingOutput(serializers.Serializer):
 
 
 class ResourceSampleOutput(serializers.Serializer):
-    """`monitoring.services.sample_payload`."""
+    """`monitoring.models.ResourceSample.to_dict`."""
 
     host = serializers.CharField()
     time = serializers.DateTimeField()

@@ -16,7 +16,6 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-DASHBOARD_GROUP = "dashboard"
 _layer_failing = False
 # Threads that are not the server's request workers (the daemons run inside the server by
 # `jobs.embedded`) send on the server's event loop: the in-memory channel layer lives
@@ -27,10 +26,6 @@ _thread = threading.local()
 def bind_thread_to_loop(loop):
     """Make this thread's pushes run on `loop` (the server's event loop)."""
     _thread.loop = loop
-
-
-def job_group(uid):
-    return f"job.{uid}"
 
 
 def group_send(group, payload):

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from jobs.core.push import DASHBOARD_GROUP, job_group
+from jobs.events import DASHBOARD_GROUP, job_group
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import events
-from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.models import Alert, Job
 
 
@@ -55,8 +55,10 @@ def alerts_sync(*, job, findings, now=None):
             message = events.alerts_message(
                 job.uid, summary=summary, findings=[f.as_dict() for f in findings]
             )
-            broadcast_after_commit([job_group(job.uid)], message)
-            broadcast_after_commit([DASHBOARD_GROUP], events.job_alerts_message(job.uid, summary))
+            broadcast_after_commit([events.job_group(job.uid)], message)
+            broadcast_after_commit(
+                [events.DASHBOARD_GROUP], events.job_alerts_message(job.uid, summary)
+            )
     return created
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from jobs import events
-from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import (
     Conflict,
     InvalidInput,
@@ -109,8 +109,8 @@ def queue_renumber():
 
 def job_broadcast(job, stages=None, *, extra=None):
     card = events.job_card(job, stages)
-    broadcast_after_commit([DASHBOARD_GROUP], events.job_message(card))
-    broadcast_after_commit([job_group(job.uid)], events.status_message(card, extra))
+    broadcast_after_commit([events.DASHBOARD_GROUP], events.job_message(card))
+    broadcast_after_commit([events.job_group(job.uid)], events.status_message(card, extra))
 
 
 def job_create(
@@ -343,7 +343,7 @@ def job_status_update(
             queue_renumber()
         job_broadcast(job, stages)
         for stage in changed:
-            broadcast_after_commit([job_group(job.uid)], events.stage_message(stage))
+            broadcast_after_commit([events.job_group(job.uid)], events.stage_message(stage))
     return job
 
 
@@ -375,4 +375,4 @@ def job_delete(*, job):
         job.delete()
         if was_queued:
             queue_renumber()
-        broadcast_after_commit([DASHBOARD_GROUP], events.job_deleted_message(uid))
+        broadcast_after_commit([events.DASHBOARD_GROUP], events.job_deleted_message(uid))

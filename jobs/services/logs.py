@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import events
-from jobs.core.push import broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import InvalidInput, clean_text, parse_field, parse_int, parse_time
 from jobs.models import Job, LogEntry, LogLevel
 
@@ -85,7 +85,7 @@ def logs_ingest(*, job, lines):
         LogEntry.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
         Job.objects.filter(pk=job.pk).update(last_heartbeat=timezone.now())
         if rows:
-            broadcast_after_commit([job_group(job.uid)], events.logs_message(job.uid, rows))
+            broadcast_after_commit([events.job_group(job.uid)], events.logs_message(job.uid, rows))
     return len(rows)
 
 

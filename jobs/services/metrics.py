@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import events
-from jobs.core.push import DASHBOARD_GROUP, broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import (
     InvalidInput,
     parse_field,
@@ -152,14 +152,14 @@ def metrics_ingest(*, job, points):
         for field, value in update.items():
             setattr(job, field, value)
 
-        broadcast_after_commit([job_group(job.uid)], events.metrics_message(job.uid, by_key))
+        broadcast_after_commit([events.job_group(job.uid)], events.metrics_message(job.uid, by_key))
         if LOSS_KEY in by_key:
             message = events.job_metrics_message(
                 job.uid,
                 latest_loss=latest[LOSS_KEY]["value"],
                 loss_sparkline=update["loss_sparkline"],
             )
-            broadcast_after_commit([DASHBOARD_GROUP], message)
+            broadcast_after_commit([events.DASHBOARD_GROUP], message)
     return len(cleaned)
 
 

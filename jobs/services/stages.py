@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import events
-from jobs.core.push import broadcast_after_commit, job_group
+from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import (
     Conflict,
     InvalidInput,
@@ -108,7 +108,7 @@ def stage_move(*, job, stage, status, progress=None, message=None, at=None):
         if was_queued and job.status != JobStatus.QUEUED:
             queue_renumber()
         for s in {s.pk: s for s in changed}.values():
-            broadcast_after_commit([job_group(job.uid)], events.stage_message(s))
+            broadcast_after_commit([events.job_group(job.uid)], events.stage_message(s))
         job_broadcast(job, stages)
     return target
 

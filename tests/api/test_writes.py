@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from jobs.core.push import job_group
+from jobs.events import job_group
 from jobs.models import Job, MetricPoint, Stage
 from tests.factories import make_job, make_token, points
 

@@ -4,7 +4,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from jobs import services
-from jobs.core.push import job_group
+from jobs.events import job_group
 from jobs.models import Job, LogEntry, MetricPoint
 
 pytestmark = pytest.mark.django_db
