@@ -2,11 +2,14 @@
 // --cmp-N palette), x by step or by time since each job started; the config diff's
 // "only differences" toggle; the final-metrics table as a CSV download.
 
-import "./common.js";
-import { onThemeChange } from "./common.js";
-import { LineChart, downloadChartPng, safeFilename } from "./charts.js";
-import { duration } from "./format.js";
-import { getJSON } from "./live.js";
+import "./lib/theme.js";
+import "./lib/shortcuts.js";
+import "./lib/menus.js";
+import { onThemeChange } from "./lib/theme.js";
+import { LineChart } from "./charts/line.js";
+import { downloadChartPng, safeFilename } from "./charts/png.js";
+import { duration } from "./lib/format.js";
+import { getJSON } from "./lib/api.js";
 
 const boot = JSON.parse(document.getElementById("compare-boot").textContent);
 const MAX_POINTS = 1000;

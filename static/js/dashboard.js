@@ -2,10 +2,13 @@
 // (or by polling /api/jobs when the socket is down). The server paints the first page
 // of cards; later pages come from /api/jobs ("Show more", or scrolling to the end).
 
-import "./common.js";
-import { onShortcut } from "./common.js";
-import { duration, metric, setText, steps, toNumber } from "./format.js";
-import { LiveFeed, getJSON } from "./live.js";
+import "./lib/theme.js";
+import "./lib/shortcuts.js";
+import "./lib/menus.js";
+import { onShortcut } from "./lib/shortcuts.js";
+import { duration, metric, setText, steps, toNumber } from "./lib/format.js";
+import { getJSON } from "./lib/api.js";
+import { LiveFeed } from "./lib/live.js";
 import { syncSelectBox } from "./compare_select.js";
 
 const form = document.getElementById("filters");
