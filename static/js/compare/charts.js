@@ -1,14 +1,13 @@
-// Compare page: one chart per metric key every job logged, one colour per job (the
-// --cmp-N palette), x by step or by time since each job started; the config diff's
-// "only differences" toggle; the final-metrics table as a CSV download.
+// The compare charts: one chart per metric key every job logged, one colour per job (the
+// --cmp-N palette), x by step or by time since each job started; each as a PNG.
 
-import "./common.js";
-import { onThemeChange } from "./common.js";
-import { LineChart, downloadChartPng, safeFilename } from "./charts.js";
-import { duration } from "./format.js";
-import { getJSON } from "./live.js";
+import { LineChart } from "../charts/line.js";
+import { downloadChartPng, safeFilename } from "../charts/png.js";
+import { getJSON, jobMetricsUrl } from "../lib/api.js";
+import { duration } from "../lib/format.js";
+import { onThemeChange } from "../lib/theme.js";
+import { boot } from "./boot.js";
 
-const boot = JSON.parse(document.getElementById("compare-boot").textContent);
 const MAX_POINTS = 1000;
 let xMode = "step";
 const series = new Map(); // uid -> {key: [[step, value, epoch], ...]}
@@ -122,7 +121,7 @@ async function loadSeries() {
   const keys = encodeURIComponent(boot.keys.join(","));
   const results = await Promise.allSettled(
     boot.jobs.map(async (job) => {
-      const data = await getJSON(`/api/jobs/${encodeURIComponent(job.uid)}/metrics?keys=${keys}&max_points=${MAX_POINTS}`);
+      const data = await getJSON(jobMetricsUrl(job.uid, `keys=${keys}&max_points=${MAX_POINTS}`));
       const byKey = {};
       for (const [key, value] of Object.entries(data.series)) byKey[key] = value.points;
       series.set(job.uid, byKey);
@@ -144,50 +143,10 @@ axisGroup?.addEventListener("click", (event) => {
   draw();
 });
 
-// --- config diff --------------------------------------------------------------------
-
-const onlyDiff = document.getElementById("only-diff");
-onlyDiff?.addEventListener("change", () => {
-  document.getElementById("config-diff").dataset.onlyDiff = String(onlyDiff.checked);
-});
-
-// --- final metrics as CSV -----------------------------------------------------------
-
-/** One CSV field (RFC 4180 quoting); text that a spreadsheet would run as a formula is
- * prefixed with an apostrophe, numbers are left as they are. */
-export function csvField(value) {
-  let text = String(value ?? "");
-  if (/^[=+\-@\t\r]/.test(text) && !Number.isFinite(Number(text))) text = `'${text}`;
-  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function tableCsv(table) {
-  const lines = [];
-  const header = [...table.tHead.rows[0].cells].map((cell) => cell.textContent.trim());
-  lines.push(header.map(csvField).join(","));
-  for (const row of table.tBodies[0].rows) {
-    const cells = [...row.cells].map((cell) => (cell.dataset.csv ?? cell.textContent.trim()));
-    lines.push(cells.map(csvField).join(","));
-  }
-  return `${lines.join("\r\n")}\r\n`;
-}
-
-document.getElementById("download-csv")?.addEventListener("click", () => {
-  const table = document.getElementById("final-table");
-  const blob = new Blob([tableCsv(table)], { type: "text/csv;charset=utf-8" });
-  const link = document.createElement("a");
-  link.href = URL.createObjectURL(blob);
-  link.download = `${safeFilename("compare", ...boot.jobs.map((job) => job.uid)).slice(0, 100)}.csv`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 0);
-});
-
 // --- theme --------------------------------------------------------------------------
 
 onThemeChange(() => {
-  // charts.js re-read its own colours first; the job colours come from --cmp-N.
+  // charts/line.js re-read its own colours first; the job colours come from --cmp-N.
   for (const chart of charts.values()) {
     boot.jobs.forEach((job, index) => {
       const s = chart.series.get(job.uid);
@@ -197,4 +156,7 @@ onThemeChange(() => {
   }
 });
 
-loadSeries().catch(() => showChartProblem("Could not load the series; reload to retry"));
+/** Every job's series (the page's one read), drawn. */
+export function load() {
+  return loadSeries().catch(() => showChartProblem("Could not load the series; reload to retry"));
+}

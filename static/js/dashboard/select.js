@@ -1,7 +1,9 @@
 // Dashboard selection for /compare: the checkbox in each card's corner, and a floating
 // "Compare (n)" bar once two jobs are ticked. The selection lives in sessionStorage, so
 // it survives live card updates, filter changes, "show more" and reloads; cards painted
-// later are ticked by `syncSelectBox` when dashboard.js fills them.
+// later are ticked by `syncSelectBox` when card.js fills them.
+
+import { compareUrl } from "../lib/api.js";
 
 const STORE_KEY = "tb-compare";
 export const MAX_COMPARE = 8;
@@ -58,13 +60,13 @@ function render() {
   else countEl.textContent = `${n} selected`;
   openEl.hidden = n < 2;
   openEl.textContent = `Compare (${n})`;
-  openEl.href = `/compare?jobs=${[...selected.keys()].map(encodeURIComponent).join(",")}`;
+  openEl.href = compareUrl([...selected.keys()]);
   for (const box of document.querySelectorAll('.job-card [data-f="select"]')) {
     box.disabled = !box.checked && n >= MAX_COMPARE;
   }
 }
 
-/** Tick a card's checkbox to match the selection (dashboard.js calls this per card). */
+/** Tick a card's checkbox to match the selection (card.js calls this per card). */
 export function syncSelectBox(box, card) {
   if (!box) return;
   box.value = card.uid;

@@ -6,6 +6,7 @@
 // writer runs in another process without a shared channel layer), "paused" (the reader
 // stopped updates), "offline" (nothing answers; a banner says so).
 
+import { EVENTS } from "./events.js";
 import { setText } from "./format.js";
 
 const POLL_MS = 3000;
@@ -82,9 +83,9 @@ export class LiveFeed {
       if (this.socket !== socket) return;
       // "live" only once a pong proves the socket carries messages end to end: a proxy
       // that accepts and then drops sockets must not make the indicator flicker.
-      socket.send(JSON.stringify({ type: "ping" }));
+      socket.send(JSON.stringify({ type: EVENTS.PING }));
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_MS);
+      this.pingTimer = setInterval(() => this.send({ type: EVENTS.PING }), PING_MS);
     });
     socket.addEventListener("message", (event) => {
       if (this.socket !== socket || this.paused) return;
@@ -96,7 +97,7 @@ export class LiveFeed {
       }
       if (!this.socketOpen) this.confirmed();
       this.touch();
-      if (msg.type === "pong") return;
+      if (msg.type === EVENTS.PONG) return;
       this.lastPush = Date.now();
       this.checkDelay = POLL_MS;
       this.nextCheck = 0;
@@ -254,11 +255,4 @@ export class LiveFeed {
     const s = Math.max(0, Math.round((Date.now() - this.lastUpdate) / 1000));
     setText(el, s < 60 ? `updated ${s}s ago` : `updated ${Math.floor(s / 60)}m ago`);
   }
-}
-
-/** GET a JSON resource of the API; throws on network errors and non-2xx answers. */
-export async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.json();
 }

@@ -1,28 +1,10 @@
-// Job page extras: charts as PNG, and the notes/tags editor. Notes are rendered on the
-// server (jobs/markdown.py, escaping); this module only inserts the HTML it answers.
+// The notes and tags editor. Notes are rendered on the server (jobs/markdown.py,
+// escaping); this module only inserts the HTML it answers.
 
-import { downloadChartPng, safeFilename } from "./charts.js";
+import { jobDetailsUrl } from "../lib/api.js";
+import { uid } from "./boot.js";
 
-const boot = JSON.parse(document.getElementById("job-boot").textContent);
-const detailsUrl = `/job/${encodeURIComponent(boot.uid)}/details`;
-
-// --- PNG export ---------------------------------------------------------------------
-
-document.addEventListener("click", (event) => {
-  const button = event.target.closest("[data-png]");
-  if (!button) return;
-  const panel = button.closest(".panel");
-  const canvas = panel?.querySelector("canvas");
-  const chart = canvas && window.Chart.getChart(canvas);
-  if (!chart) return;
-  const title = panel.querySelector("h2, h3")?.textContent.trim() || "chart";
-  downloadChartPng(chart, {
-    title: `${boot.uid} · ${title}`,
-    filename: `${safeFilename(boot.uid, title)}.png`,
-  });
-});
-
-// --- notes and tags -----------------------------------------------------------------
+const detailsUrl = jobDetailsUrl(uid);
 
 const form = document.getElementById("details-form");
 const editButton = document.getElementById("details-edit");
@@ -118,17 +100,17 @@ if (form) {
   });
 }
 
-// Someone else edited the job: the status push carries its notes and tags.
-document.addEventListener("tb:job-status", async (event) => {
-  const { job, notes } = event.detail;
+current = {
+  notes: form ? form.elements.notes.value : null,
+  tags: [...tagsEl.querySelectorAll(".tag")].map((el) => el.textContent.slice(1)),
+};
+
+/** A `status` push: someone else may have edited the job; it carries its notes and tags. */
+export async function apply(msg) {
+  const { job, notes } = msg;
   if (!current || notes === undefined) return;
   const tagsChanged = JSON.stringify(job.tags || []) !== JSON.stringify(current.tags);
   if (notes === current.notes && !tagsChanged) return;
   const response = await fetch(detailsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
   if (response.ok) showDetails(await response.json());
-});
-
-current = {
-  notes: form ? form.elements.notes.value : null,
-  tags: [...tagsEl.querySelectorAll(".tag")].map((el) => el.textContent.slice(1)),
-};
+}

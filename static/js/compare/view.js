@@ -1,0 +1,8 @@
+// The comparison (loaded by page.js only when there are jobs to compare): the charts,
+// the configuration diff and the CSV download, then the series.
+
+import * as charts from "./charts.js";
+import "./diff.js";
+import "./csv.js";
+
+charts.load();

@@ -1,0 +1,100 @@
+// Live job screen: charts fill in from the API, then follow /ws/jobs/<uid>/ (or polling).
+// Pushed points are appended to the charts; nothing already drawn is fetched again.
+//
+// The page's entry: each panel module (header, stages, metrics, resources, logs, alerts,
+// notes) reads its part of the API (`load`, `poll`) and applies its pushes (`apply`);
+// this is the one place that tells the pushes apart.
+
+import "../lib/theme.js";
+import "../lib/shortcuts.js";
+import "../lib/menus.js";
+import { onShortcut } from "../lib/shortcuts.js";
+import { jobSocketPath } from "../lib/api.js";
+import { EVENTS } from "../lib/events.js";
+import { setText } from "../lib/format.js";
+import { LiveFeed } from "../lib/live.js";
+import { uid } from "./boot.js";
+import * as metrics from "./metrics.js";
+import * as resources from "./resources.js";
+import * as stages from "./stages.js";
+import * as header from "./header.js";
+import * as alerts from "./alerts.js";
+import * as logs from "./logs.js";
+import "./downloads.js";
+import * as notes from "./notes.js";
+
+setInterval(() => {
+  header.tick();
+  stages.tick();
+}, 1000);
+
+const feed = new LiveFeed({
+  path: jobSocketPath(uid),
+  onMessage(msg) {
+    switch (msg.type) {
+      case EVENTS.METRICS:
+        metrics.apply(msg);
+        break;
+      case EVENTS.LOGS:
+        logs.apply(msg);
+        break;
+      case EVENTS.STAGE:
+        stages.apply(msg);
+        break;
+      case EVENTS.STATUS:
+        header.apply(msg);
+        // Notes and tags follow the same push.
+        notes.apply(msg);
+        break;
+      case EVENTS.ALERTS:
+        alerts.apply(msg);
+        break;
+      case EVENTS.RESOURCES:
+        resources.apply(msg);
+        break;
+      default:
+        break;
+    }
+  },
+  async poll() {
+    const counts = await Promise.all([header.poll(), metrics.poll(), logs.poll(), resources.poll()]);
+    return counts.reduce((a, b) => a + b, 0);
+  },
+  expectActivity: () => header.isActive(),
+});
+header.watchPause(() => feed.paused);
+
+const liveButton = document.getElementById("live-toggle");
+function renderLiveButton() {
+  const paused = feed.paused;
+  liveButton.setAttribute("aria-pressed", String(paused));
+  setText(document.getElementById("live-text"), paused ? "Live" : "Pause");
+  liveButton.title = paused ? "Resume live updates (l)" : "Pause live updates (l)";
+  liveButton.querySelector('[data-icon="pause"]').hidden = paused;
+  liveButton.querySelector('[data-icon="play"]').hidden = !paused;
+}
+liveButton.addEventListener("click", () => {
+  feed.toggle();
+  renderLiveButton();
+});
+document.getElementById("refresh").addEventListener("click", () => feed.refresh());
+onShortcut("l", () => {
+  feed.toggle();
+  renderLiveButton();
+});
+onShortcut("r", () => feed.refresh());
+
+async function start() {
+  // The socket opens first so nothing stored while the series load is missed; points
+  // that arrive twice (pushed and loaded) replace each other by step.
+  const live = new Promise((resolve) => feed.onState((state) => state === "live" && resolve()));
+  feed.start();
+  const results = await Promise.allSettled([metrics.load(), resources.load()]);
+  if (results.some((r) => r.status === "rejected")) feed.showBanner();
+  // The series were requested before the socket joined its group (earlier still when the
+  // page's inline script started them): once it carries pushes, read what came between.
+  await live;
+  if (!feed.paused) await Promise.allSettled([metrics.poll(), resources.poll()]);
+}
+
+start();
