@@ -189,7 +189,7 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
 
 
 class JobConsumer(_GroupConsumer):
-    """Pushes `metrics`, `logs`, `stage`, `status` and `resources` of one job."""
+    """Pushes `metrics`, `logs`, `stage`, `status`, `alerts` and `resources` of one job."""
 
     async def connect(self):
         uid = self.scope["url_route"]["kwargs"]["uid"]
