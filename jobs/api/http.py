@@ -19,10 +19,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView, exception_handler
 
+from jobs.api.serializers.outputs import DetailOutput
 from jobs.core.validation import Conflict, InvalidInput
 from jobs.models import Job
-
-from .serializers import DetailOutput
 
 # --- request body ------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ from jobs.api.http import (
     job_or_404,
     query_params,
 )
-from jobs.api.serializers import ExportPointOutput, ExportQuery
+from jobs.api.serializers.outputs import ExportPointOutput
+from jobs.api.serializers.queries import ExportQuery
 from jobs.core.values import encode_float, isoformat
 
 EXPORT_HEADER = ["key", "step", "epoch", "value", "time"]

@@ -18,7 +18,8 @@ from jobs.api.http import (
     body,
     job_or_404,
 )
-from jobs.api.serializers import JobCardOutput, JobCreateInput, JobDetailOutput, StatisticsOutput
+from jobs.api.serializers.inputs import JobCreateInput
+from jobs.api.serializers.outputs import JobCardOutput, JobDetailOutput, StatisticsOutput
 from jobs.events import job_card
 from jobs.filters import JobFilter
 from jobs.models import Job, JobStatus

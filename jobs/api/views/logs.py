@@ -13,7 +13,9 @@ from jobs.api.http import (
     job_or_404,
     query_params,
 )
-from jobs.api.serializers import AcceptedOutput, LogPageOutput, LogsBatchInput, LogsQuery
+from jobs.api.serializers.inputs import LogsBatchInput
+from jobs.api.serializers.outputs import AcceptedOutput, LogPageOutput
+from jobs.api.serializers.queries import LogsQuery
 
 
 class JobLogsApi(JobWriteMixin, ApiView):

@@ -13,13 +13,9 @@ from jobs.api.http import (
     job_or_404,
     query_params,
 )
-from jobs.api.serializers import (
-    AcceptedOutput,
-    LossesQuery,
-    MetricsBatchInput,
-    MetricSeriesOutput,
-    MetricsQuery,
-)
+from jobs.api.serializers.inputs import MetricsBatchInput
+from jobs.api.serializers.outputs import AcceptedOutput, MetricSeriesOutput
+from jobs.api.serializers.queries import LossesQuery, MetricsQuery
 
 
 class JobMetricsApi(JobWriteMixin, ApiView):

@@ -14,12 +14,9 @@ from jobs.api.http import (
     job_or_404,
     query_params,
 )
-from jobs.api.serializers import (
-    AcceptedOutput,
-    ResourceBatchInput,
-    ResourceSeriesOutput,
-    ResourcesQuery,
-)
+from jobs.api.serializers.inputs import ResourceBatchInput
+from jobs.api.serializers.outputs import AcceptedOutput, ResourceSeriesOutput
+from jobs.api.serializers.queries import ResourcesQuery
 from jobs.models import Job, JobStatus
 from monitoring.selectors import resource_series
 from monitoring.services import resource_samples_ingest

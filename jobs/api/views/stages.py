@@ -5,7 +5,8 @@ from rest_framework.response import Response
 
 from jobs import services
 from jobs.api.http import ERRORS_JOB_WRITE, ApiView, JobWriteMixin, body
-from jobs.api.serializers import DetailOutput, StageMoveInput, StageMoveOutput
+from jobs.api.serializers.inputs import StageMoveInput
+from jobs.api.serializers.outputs import DetailOutput, StageMoveOutput
 from jobs.events import job_card, stage_payload
 
 

@@ -14,10 +14,10 @@ from jobs.api.http import (
     body,
     job_or_404,
 )
-from jobs.api.serializers import (
+from jobs.api.serializers.inputs import StatusUpdateInput
+from jobs.api.serializers.outputs import (
     DetailOutput,
     JobStatusOutput,
-    StatusUpdateInput,
     TrainingStatusOutput,
     TrainingSummaryOutput,
 )
