@@ -6,29 +6,30 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views as api
-from .resources import ResourceIngestApi, ResourceSeriesApi
+from .views import export, jobs, logs, metrics, resources, stages, status
 
 urlpatterns = [
-    path("jobs", api.JobListApi.as_view(), name="api-jobs"),
-    path("jobs/current", api.CurrentJobsApi.as_view(), name="api-jobs-current"),
-    path("jobs/past", api.PastJobsApi.as_view(), name="api-jobs-past"),
-    path("jobs/statistics", api.JobStatisticsApi.as_view(), name="api-jobs-statistics"),
-    path("jobs/<slug:uid>", api.JobDetailApi.as_view(), name="api-job"),
-    path("jobs/<slug:uid>/metrics", api.JobMetricsApi.as_view(), name="api-job-metrics"),
-    path("jobs/<slug:uid>/logs", api.JobLogsApi.as_view(), name="api-job-logs"),
-    path("jobs/<slug:uid>/stages", api.JobStagesApi.as_view(), name="api-job-stages"),
-    path("jobs/<slug:uid>/status", api.JobStatusApi.as_view(), name="api-job-status"),
-    path("jobs/<slug:uid>/export", api.JobExportApi.as_view(), name="api-job-export"),
-    path("training/losses", api.TrainingLossesApi.as_view(), name="api-training-losses"),
-    path("training/resources", ResourceSeriesApi.as_view(), name="api-training-resources"),
+    path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
+    path("jobs/current", jobs.CurrentJobsApi.as_view(), name="api-jobs-current"),
+    path("jobs/past", jobs.PastJobsApi.as_view(), name="api-jobs-past"),
+    path("jobs/statistics", jobs.JobStatisticsApi.as_view(), name="api-jobs-statistics"),
+    path("jobs/<slug:uid>", jobs.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<slug:uid>/metrics", metrics.JobMetricsApi.as_view(), name="api-job-metrics"),
+    path("jobs/<slug:uid>/logs", logs.JobLogsApi.as_view(), name="api-job-logs"),
+    path("jobs/<slug:uid>/stages", stages.JobStagesApi.as_view(), name="api-job-stages"),
+    path("jobs/<slug:uid>/status", status.JobStatusApi.as_view(), name="api-job-status"),
+    path("jobs/<slug:uid>/export", export.JobExportApi.as_view(), name="api-job-export"),
+    path("training/losses", metrics.TrainingLossesApi.as_view(), name="api-training-losses"),
+    path(
+        "training/resources", resources.ResourceSeriesApi.as_view(), name="api-training-resources"
+    ),
     path(
         "training/status/<slug:uid>",
-        api.TrainingStatusApi.as_view(),
+        status.TrainingStatusApi.as_view(),
         name="api-training-status",
     ),
-    path("training/summary", api.TrainingSummaryApi.as_view(), name="api-training-summary"),
-    path("resources", ResourceIngestApi.as_view(), name="api-resources"),
+    path("training/summary", status.TrainingSummaryApi.as_view(), name="api-training-summary"),
+    path("resources", resources.ResourceIngestApi.as_view(), name="api-resources"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

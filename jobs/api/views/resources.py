@@ -5,19 +5,18 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from jobs.accounts.permissions import token_may_write
-from jobs.api.serializers import (
-    AcceptedOutput,
-    ResourceBatchInput,
-    ResourceSeriesOutput,
-    ResourcesQuery,
-)
-from jobs.api.views import (
+from jobs.api.http import (
     ERRORS_JOB_READ,
     ERRORS_JOB_WRITE,
     ApiView,
     IngestThrottleMixin,
+    body,
     job_or_404,
+    query_params,
 )
+from jobs.api.serializers.inputs import ResourceBatchInput
+from jobs.api.serializers.outputs import AcceptedOutput, ResourceSeriesOutput
+from jobs.api.serializers.queries import ResourcesQuery
 from jobs.models import Job, JobStatus
 from monitoring.selectors import resource_series
 from monitoring.services import resource_samples_ingest
@@ -35,9 +34,7 @@ class ResourceIngestApi(IngestThrottleMixin, ApiView):
         With `job` the samples are linked to that job (404 if unknown, 403 outside the
         token's scope); without it, to every running job on the host the token may write
         to (one row per sample and job), or to the host alone when there is none."""
-        serializer = ResourceBatchInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = body(ResourceBatchInput, request)
         if data.get("job"):
             jobs = [job_or_404(data["job"])]
             if not token_may_write(request.auth, jobs[0]):
@@ -62,9 +59,7 @@ class ResourceSeriesApi(ApiView):
         At most `max_points` samples; longer ranges come as bucket minimum/maximum
         samples (`resolution` "bucket-min"/"bucket-max") so peaks survive. `since` (ISO
         time or Unix seconds) keeps samples after it, for live appends."""
-        serializer = ResourcesQuery(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
+        params = query_params(ResourcesQuery, request)
         job = job_or_404(params["job"]) if params.get("job") else None
         series = resource_series(
             job=job,

@@ -1,0 +1,140 @@
+"""Job lists (all, current, past), statistics, creating a job and one job's detail."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from jobs import selectors, services
+from jobs.accounts.permissions import token_may_write
+from jobs.api.http import (
+    ERRORS_JOB_READ,
+    ERRORS_READ,
+    ERRORS_WRITE,
+    ApiView,
+    IngestThrottleMixin,
+    JSONBodyParser,
+    body,
+    job_or_404,
+)
+from jobs.api.serializers.inputs import JobCreateInput
+from jobs.api.serializers.outputs import JobCardOutput, JobDetailOutput, StatisticsOutput
+from jobs.events import job_card
+from jobs.filters import JobFilter
+from jobs.models import Job, JobStatus
+from monitoring.selectors import resource_latest
+
+
+def job_detail(job):
+    """The job screen's data, with the newest resource sample of a running job."""
+    running = job.status == JobStatus.RUNNING
+    return selectors.job_detail(job, resources=resource_latest(job=job) if running else None)
+
+
+# --- job lists ---------------------------------------------------------------------------
+
+
+class JobPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class _JobListBase(IngestThrottleMixin, generics.ListAPIView):
+    """A page of job cards: `{"count", "next", "previous", "results": [job_card, ...]}`.
+
+    Filters: `status` (repeatable), `model`, `dataset`, `tag`, `q`, `ordering`; `page`,
+    `page_size` (default 50, at most 200). A fixed number of queries per page.
+    """
+
+    serializer_class = JobCardOutput
+    filterset_class = JobFilter
+    pagination_class = JobPagination
+    parser_classes = [JSONBodyParser]
+
+    def list(self, request, *args, **kwargs):
+        jobs = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([job_card(job) for job in jobs])
+
+
+class JobListApi(_JobListBase):
+    """GET: all jobs, newest first. POST: create a queued job (token)."""
+
+    def get_queryset(self):
+        return selectors.job_list_queryset()
+
+    @extend_schema(summary="List jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ})
+    def get(self, request, *args, **kwargs):
+        """All jobs as cards, newest first, paginated and filterable."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a job",
+        request=JobCreateInput,
+        responses={
+            201: OpenApiResponse(JobDetailOutput, description="Created, queued."),
+            200: OpenApiResponse(JobDetailOutput, description="A job with this uid exists."),
+            **ERRORS_WRITE,
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        """Create a queued job with five pending stages; 201 with the job detail.
+
+        A `uid` that exists returns that job unchanged with 200, so a restarted script
+        reuses its job. A scoped token may only create (or reuse) jobs its scope covers.
+        """
+        data = body(JobCreateInput, request)
+        existing = Job.objects.filter(uid=data["uid"]).first() if data.get("uid") else None
+        target = existing or Job(uid=data.get("uid") or "", tags=data.get("tags") or [])
+        if not token_may_write(request.auth, target):
+            raise PermissionDenied("This token may not write to that job.")
+        job, created = services.job_create(**data)
+        return Response(job_detail(job), status=status.HTTP_201_CREATED if created else 200)
+
+
+class CurrentJobsApi(_JobListBase):
+    """Running jobs (latest started first), then queued jobs in queue order."""
+
+    def get_queryset(self):
+        return selectors.current_jobs_queryset()
+
+    @extend_schema(
+        summary="Running and queued jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PastJobsApi(_JobListBase):
+    """Completed, failed and cancelled jobs, most recently finished first."""
+
+    def get_queryset(self):
+        return selectors.past_jobs_queryset()
+
+    @extend_schema(
+        summary="Finished jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class JobStatisticsApi(ApiView):
+    @extend_schema(summary="Job statistics", responses={200: StatisticsOutput, **ERRORS_READ})
+    def get(self, request):
+        """`{"total", "counts": {status: n}, "success_rate", "mean_duration_seconds",
+        "gpu_hours", "jobs_per_day": [{"date", "count"}, ...30]}`."""
+        return Response(selectors.job_statistics())
+
+
+# --- one job -----------------------------------------------------------------------------
+
+
+class JobDetailApi(ApiView):
+    @extend_schema(summary="One job", responses={200: JobDetailOutput, **ERRORS_JOB_READ})
+    def get(self, request, uid):
+        """The job card plus `config`, `notes`, `stages` (five, in order),
+        `latest_metrics` ({key: {step, value, epoch, time}}), `metric_keys`, `deployment`,
+        `mean_step_rate`; for a running job also `step_rate` (steps/s over the last
+        minute), `eta_seconds` and `resources` (newest sample), null otherwise."""
+        return Response(job_detail(job_or_404(uid)))
