@@ -105,6 +105,76 @@ CHARTS_DRAWN = """(want) => {
 }"""
 
 
+def measure_loads(page, server, uid):
+    """Seconds from navigation to 10 charts drawn, for four loads; returns (loads, charts)."""
+    loads = []
+    charts = 0
+    for _ in range(4):
+        page.goto(f"{server.url}/job/{uid}", wait_until="commit")
+        charts = page.wait_for_function(
+            CHARTS_DRAWN, arg=10, timeout=30_000, polling="raf"
+        ).json_value()
+        loads.append(page.evaluate("performance.now()") / 1000)
+    return loads, charts
+
+
+def measure_appends(context, page, server, conn, uid, appends):
+    """Milliseconds of scripting per live batch of 10 points on every chart."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    scripting = []
+    for n in range(appends):
+        step = STEPS + n * 10
+        before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        post(
+            conn,
+            server,
+            f"/api/jobs/{uid}/metrics",
+            {
+                "points": [
+                    {"key": key, "step": s, "value": 0.5}
+                    for key in KEYS
+                    for s in range(step, step + 10)
+                ]
+            },
+        )
+        page.wait_for_function(
+            """(step) => Object.values(window.Chart.instances).some(c =>
+                c.data.datasets.some(d => d.data.length &&
+                d.data[d.data.length - 1].x >= step))""",
+            arg=step + 9,
+            timeout=10_000,
+            polling="raf",
+        )
+        page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
+        after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        scripting.append((after["ScriptDuration"] - before["ScriptDuration"]) * 1000)
+    return scripting
+
+
+def page_checks(gzipped, load_time, append_p95):
+    return [
+        check(
+            "B6 JS+CSS transferred (gzip)",
+            f"{gzipped / 1000:.1f} kB",
+            "≤ 120 kB",
+            gzipped <= 120_000,
+        ),
+        check(
+            "B6 load to all charts drawn (warm)",
+            f"{load_time * 1000:.0f} ms",
+            "≤ 1 s",
+            load_time <= 1.0,
+        ),
+        check(
+            "B6 scripting per live batch, p95",
+            f"{append_p95:.1f} ms",
+            "≤ 16 ms",
+            append_p95 <= 16,
+        ),
+    ]
+
+
 def main(appends=15):
     with Server() as server:
         uid, conn = seed_job(server)
@@ -122,53 +192,12 @@ def main(appends=15):
                         assets[response.url] = response.body()
 
             page.on("response", on_response)
-            loads = []
-            charts = 0
-            for _ in range(4):
-                page.goto(f"{server.url}/job/{uid}", wait_until="commit")
-                charts = page.wait_for_function(
-                    CHARTS_DRAWN, arg=10, timeout=30_000, polling="raf"
-                ).json_value()
-                loads.append(page.evaluate("performance.now()") / 1000)
-            load_time = min(loads[1:])  # warm loads (the first fills caches)
-            gzipped = sum(len(gzip.compress(body, 6)) for body in assets.values())
-            raw = sum(len(body) for body in assets.values())
-
-            cdp = context.new_cdp_session(page)
-            cdp.send("Performance.enable")
-            scripting = []
-            for n in range(appends):
-                step = STEPS + n * 10
-                before = {
-                    m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
-                }
-                post(
-                    conn,
-                    server,
-                    f"/api/jobs/{uid}/metrics",
-                    {
-                        "points": [
-                            {"key": key, "step": s, "value": 0.5}
-                            for key in KEYS
-                            for s in range(step, step + 10)
-                        ]
-                    },
-                )
-                page.wait_for_function(
-                    """(step) => Object.values(window.Chart.instances).some(c =>
-                        c.data.datasets.some(d => d.data.length &&
-                        d.data[d.data.length - 1].x >= step))""",
-                    arg=step + 9,
-                    timeout=10_000,
-                    polling="raf",
-                )
-                page.evaluate("new Promise(r => requestAnimationFrame(() => r()))")
-                after = {
-                    m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
-                }
-                scripting.append((after["ScriptDuration"] - before["ScriptDuration"]) * 1000)
+            loads, charts = measure_loads(page, server, uid)
+            scripting = measure_appends(context, page, server, conn, uid, appends)
             browser.close()
-        append_p95 = percentile(scripting, 95)
+        load_time = min(loads[1:])  # warm loads (the first fills caches)
+        gzipped = sum(len(gzip.compress(body, 6)) for body in assets.values())
+        raw = sum(len(body) for body in assets.values())
         result = {
             "id": "B6",
             "name": "running-job page",
@@ -179,26 +208,7 @@ def main(appends=15):
             "js_css_gzip_bytes": gzipped,
             "load_to_charts_drawn_s": [round(x, 3) for x in loads],
             "append_scripting_ms": [round(x, 2) for x in scripting],
-            "checks": [
-                check(
-                    "B6 JS+CSS transferred (gzip)",
-                    f"{gzipped / 1000:.1f} kB",
-                    "≤ 120 kB",
-                    gzipped <= 120_000,
-                ),
-                check(
-                    "B6 load to all charts drawn (warm)",
-                    f"{load_time * 1000:.0f} ms",
-                    "≤ 1 s",
-                    load_time <= 1.0,
-                ),
-                check(
-                    "B6 scripting per live batch, p95",
-                    f"{append_p95:.1f} ms",
-                    "≤ 16 ms",
-                    append_p95 <= 16,
-                ),
-            ],
+            "checks": page_checks(gzipped, load_time, percentile(scripting, 95)),
         }
         write_result("b6_page", result)
         print(json.dumps(result, indent=2))

@@ -66,6 +66,71 @@ class PeakRss(threading.Thread):
         return self.peak
 
 
+def measure_reads(server, conn, path, reads):
+    """Latencies of `reads` series reads, the last answer and the peak RSS meanwhile."""
+
+    def read():
+        conn.request("GET", path, headers=server.headers)
+        response = conn.getresponse()
+        payload = response.read()
+        assert response.status == 200, response.status
+        return json.loads(payload)
+
+    read()  # warm
+    time.sleep(1)
+    idle = psutil.Process(server.process.pid).memory_info().rss
+    sampler = PeakRss(server.process.pid)
+    sampler.start()
+    latencies, answer = [], None
+    for _ in range(reads):
+        t = time.perf_counter()
+        answer = read()
+        latencies.append(time.perf_counter() - t)
+    return latencies, answer, idle, sampler.stop()
+
+
+def measure_export(server, conn, uid):
+    """Rows and seconds of a whole-job CSV export, and the peak RSS meanwhile."""
+    sampler = PeakRss(server.process.pid)
+    sampler.start()
+    t = time.perf_counter()
+    conn.request("GET", f"/api/jobs/{uid}/export?format=csv", headers=server.headers)
+    response = conn.getresponse()
+    exported = 0
+    while chunk := response.read(1 << 16):
+        exported += chunk.count(b"\n")
+    return exported - 1, time.perf_counter() - t, sampler.stop()
+
+
+def series_checks(stats, present, growth_read, growth_export):
+    return [
+        check(
+            "B2 /metrics?max_points=2000, 10 keys × 200k steps, p95",
+            f"{stats['p95_ms']} ms",
+            "≤ 100 ms",
+            stats["p95_ms"] <= 100,
+        ),
+        check(
+            "B2 global min/max of each series in the answer",
+            "present" if present else "MISSING",
+            "present",
+            present,
+        ),
+        check(
+            "B3 RSS growth while reading",
+            f"{growth_read:.1f} MB",
+            "≤ 50 MB",
+            growth_read <= 50,
+        ),
+        check(
+            "B3 RSS growth while exporting 2 M points as CSV",
+            f"{growth_export:.1f} MB",
+            "≤ 50 MB",
+            growth_export <= 50,
+        ),
+    ]
+
+
 def main(reads=40):
     with Server() as server:
         _, job = server.post("/api/jobs", {"name": "bench series", "model": "m", "dataset": "d"})
@@ -75,43 +140,14 @@ def main(reads=40):
         load_seconds = time.perf_counter() - t0
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
         path = f"/api/jobs/{uid}/metrics?max_points=2000"
-
-        def read():
-            conn.request("GET", path, headers=server.headers)
-            response = conn.getresponse()
-            payload = response.read()
-            assert response.status == 200, response.status
-            return json.loads(payload)
-
-        read()  # warm
-        time.sleep(1)
-        idle = psutil.Process(server.process.pid).memory_info().rss
-        sampler = PeakRss(server.process.pid)
-        sampler.start()
-        latencies, answer = [], None
-        for _ in range(reads):
-            t = time.perf_counter()
-            answer = read()
-            latencies.append(time.perf_counter() - t)
-        peak_read = sampler.stop()
-
+        latencies, answer, idle, peak_read = measure_reads(server, conn, path, reads)
         present = all(
             [extremes[key][0], -100.0] in [p[:2] for p in answer["series"][key]["points"]]
             and [extremes[key][1], 500.0] in [p[:2] for p in answer["series"][key]["points"]]
             for key in KEYS
         )
         sizes = [len(answer["series"][key]["points"]) for key in KEYS]
-
-        sampler = PeakRss(server.process.pid)
-        sampler.start()
-        t = time.perf_counter()
-        conn.request("GET", f"/api/jobs/{uid}/export?format=csv", headers=server.headers)
-        response = conn.getresponse()
-        exported = 0
-        while chunk := response.read(1 << 16):
-            exported += chunk.count(b"\n")
-        export_seconds = time.perf_counter() - t
-        peak_export = sampler.stop()
+        exported, export_seconds, peak_export = measure_export(server, conn, uid)
 
         stats = summary_ms(latencies)
         mb = 1024 * 1024
@@ -129,34 +165,9 @@ def main(reads=40):
             "rss_idle_mb": round(idle / mb, 1),
             "rss_peak_read_mb": round(peak_read / mb, 1),
             "rss_peak_export_mb": round(peak_export / mb, 1),
-            "export_rows": exported - 1,
+            "export_rows": exported,
             "export_seconds": round(export_seconds, 1),
-            "checks": [
-                check(
-                    "B2 /metrics?max_points=2000, 10 keys × 200k steps, p95",
-                    f"{stats['p95_ms']} ms",
-                    "≤ 100 ms",
-                    stats["p95_ms"] <= 100,
-                ),
-                check(
-                    "B2 global min/max of each series in the answer",
-                    "present" if present else "MISSING",
-                    "present",
-                    present,
-                ),
-                check(
-                    "B3 RSS growth while reading",
-                    f"{growth_read:.1f} MB",
-                    "≤ 50 MB",
-                    growth_read <= 50,
-                ),
-                check(
-                    "B3 RSS growth while exporting 2 M points as CSV",
-                    f"{growth_export:.1f} MB",
-                    "≤ 50 MB",
-                    growth_export <= 50,
-                ),
-            ],
+            "checks": series_checks(stats, present, growth_read, growth_export),
         }
         write_result("b2_b3_series", result)
         print(json.dumps(result, indent=2))
