@@ -126,59 +126,73 @@ def main(argv=None):
     )
     print(run.url, flush=True)
     with run:
-        run.stage("dataset_loading")
-        train_rows, val_rows = load_dataset(DATA, val_fraction=0.15, seed=args.seed)
-        classes = sorted({label for label, _ in train_rows})
-        label_ids = {label: i for i, label in enumerate(classes)}
-        run.log_text(f"Loaded {len(train_rows)} train / {len(val_rows)} validation reviews")
-        run.stage("dataset_loading", "completed")
-
-        run.stage("tokenization")
-        tokenizer = train_tokenizer([text for _, text in train_rows])
-        train_set = EncodedReviews(tokenizer, train_rows, label_ids)
-        val_set = EncodedReviews(tokenizer, val_rows, label_ids)
-        run.log_text(f"Word-level vocabulary of {tokenizer.vocab_size} tokens")
-        run.stage("tokenization", "completed")
-
+        tokenizer, train_set, val_set = prepare_data(run, args)
         config.vocab_size = tokenizer.vocab_size
         model = BertForSequenceClassification(config)
         output_dir = args.output_dir or Path(tempfile.mkdtemp(prefix="tuneboard-hf-"))
-        training_args = TrainingArguments(
-            output_dir=str(output_dir),
-            max_steps=args.max_steps,
-            per_device_train_batch_size=args.batch_size,
-            per_device_eval_batch_size=128,
-            learning_rate=args.lr,
-            warmup_steps=max(1, args.max_steps // 10),
-            logging_steps=max(1, args.max_steps // 20),
-            eval_strategy="steps",
-            eval_steps=args.eval_steps,
-            save_strategy="no",
-            report_to="none",
-            use_cpu=True,
-            seed=args.seed,
-            disable_tqdm=True,
-        )
-        trainer = Trainer(
-            model=model,
-            args=training_args,
-            train_dataset=train_set,
-            eval_dataset=val_set,
-            compute_metrics=compute_metrics,
-            callbacks=[TuneboardCallback(run)],
-        )
+        trainer = build_trainer(run, args, model, output_dir, train_set, val_set)
         trainer.train()
         final = trainer.evaluate()
         run.log_text(
             f"final validation: loss {final['eval_loss']:.4f}, accuracy "
             f"{final['eval_accuracy']:.3f}, macro F1 {final['eval_f1']:.3f}"
         )
+        save_model(run, trainer, tokenizer, output_dir / "final")
 
-        run.stage("save_model")
-        trainer.save_model(str(output_dir / "final"))
-        tokenizer.save_pretrained(str(output_dir / "final"))
-        run.log_text(f"Saved model and tokenizer to {output_dir / 'final'}")
-        run.stage("save_model", "completed", message=str(output_dir / "final"))
+
+def prepare_data(run, args):
+    """The dataset loading and tokenization stages: `(tokenizer, train_set, val_set)`."""
+    run.stage("dataset_loading")
+    train_rows, val_rows = load_dataset(DATA, val_fraction=0.15, seed=args.seed)
+    classes = sorted({label for label, _ in train_rows})
+    label_ids = {label: i for i, label in enumerate(classes)}
+    run.log_text(f"Loaded {len(train_rows)} train / {len(val_rows)} validation reviews")
+    run.stage("dataset_loading", "completed")
+
+    run.stage("tokenization")
+    tokenizer = train_tokenizer([text for _, text in train_rows])
+    train_set = EncodedReviews(tokenizer, train_rows, label_ids)
+    val_set = EncodedReviews(tokenizer, val_rows, label_ids)
+    run.log_text(f"Word-level vocabulary of {tokenizer.vocab_size} tokens")
+    run.stage("tokenization", "completed")
+    return tokenizer, train_set, val_set
+
+
+def build_trainer(run, args, model, output_dir, train_set, val_set):
+    """A CPU `Trainer` for `model`, reporting to Tuneboard through the callback."""
+    training_args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=128,
+        learning_rate=args.lr,
+        warmup_steps=max(1, args.max_steps // 10),
+        logging_steps=max(1, args.max_steps // 20),
+        eval_strategy="steps",
+        eval_steps=args.eval_steps,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=args.seed,
+        disable_tqdm=True,
+    )
+    return Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        eval_dataset=val_set,
+        compute_metrics=compute_metrics,
+        callbacks=[TuneboardCallback(run)],
+    )
+
+
+def save_model(run, trainer, tokenizer, target):
+    """The save_model stage: the model and its tokenizer, side by side in `target`."""
+    run.stage("save_model")
+    trainer.save_model(str(target))
+    tokenizer.save_pretrained(str(target))
+    run.log_text(f"Saved model and tokenizer to {target}")
+    run.stage("save_model", "completed", message=str(target))
 
 
 if __name__ == "__main__":

@@ -210,7 +210,16 @@ def main(argv=None):
 
 
 def train(run, args):
-    # 1. dataset loading
+    """The five pipeline stages, each reported to Tuneboard as it starts and ends."""
+    train_rows, val_rows, classes, y_train, y_val = load_stage(run, args)
+    vocab, x_train, x_val = tokenization_stage(run, args, train_rows, val_rows)
+    model, step = training_stage(run, args, vocab, classes, (x_train, y_train), (x_val, y_val))
+    validation_stage(run, args, model, vocab, classes, (x_val, y_val), step)
+    save_stage(run, args, model, vocab, classes)
+
+
+def load_stage(run, args):
+    """1. dataset loading: the train/validation split and the label ids of each row."""
     run.stage("dataset_loading")
     path = args.data
     if args.fail_at == "dataset_loading":
@@ -228,8 +237,11 @@ def train(run, args):
         ", ".join(classes),
     )
     run.stage("dataset_loading", "completed", message=f"{len(train_rows) + len(val_rows)} rows")
+    return train_rows, val_rows, classes, y_train, y_val
 
-    # 2. tokenization
+
+def tokenization_stage(run, args, train_rows, val_rows):
+    """2. tokenization: the vocabulary, and both splits as arrays of feature ids."""
     run.stage("tokenization")
     specials = () if args.fail_at == "tokenization" else (UNK,)
     vocab = build_vocab([text for _, text in train_rows], min_count=2, specials=specials)
@@ -242,8 +254,15 @@ def train(run, args):
         unknown,
     )
     run.stage("tokenization", "completed", message=f"{len(vocab)} features")
+    return vocab, x_train, x_val
 
-    # 3. training
+
+def training_stage(run, args, vocab, classes, train_set, val_set):
+    """3. training: every step's metrics, and a validation pass after each epoch.
+
+    Returns the trained model and the number of steps taken.
+    """
+    (x_train, y_train), (x_val, y_val) = train_set, val_set
     run.stage("training", progress=0)
     model = EmbeddingBagClassifier(len(vocab), args.dim, len(classes), seed=args.seed)
     steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
@@ -294,8 +313,12 @@ def train(run, args):
             )
             run.stage("training", progress=100 * (epoch + 1) / args.epochs)
     run.stage("training", "completed")
+    return model, step
 
-    # 4. validation
+
+def validation_stage(run, args, model, vocab, classes, val_set, step):
+    """4. validation: per-class precision/recall/F1 and the confusion matrix."""
+    x_val, y_val = val_set
     run.stage("validation")
     labels = y_val[:-1] if args.fail_at == "validation" else y_val
     val_loss, accuracy, f1, per_class, predictions = evaluate(
@@ -309,7 +332,9 @@ def train(run, args):
     run.log({"val/loss": val_loss, "val/accuracy": accuracy, "val/f1": f1}, step=step)
     run.stage("validation", "completed", message=f"accuracy {accuracy:.3f}, F1 {f1:.3f}")
 
-    # 5. save model
+
+def save_stage(run, args, model, vocab, classes):
+    """5. save model: the weights, vocabulary and classes in one .npz file."""
     run.stage("save_model")
     out_dir = args.output_dir or Path(tempfile.gettempdir()) / "tuneboard-models"
     if args.fail_at == "save_model":

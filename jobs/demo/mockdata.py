@@ -9,7 +9,8 @@ norms that settle. Everything is written through the service functions.
 import math
 import random
 import zlib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -77,6 +78,41 @@ def _time_at(window_start, window_end, fraction):
     return window_start + (window_end - window_start) * min(1.0, max(0.0, fraction))
 
 
+class _History:
+    """The metric points and log lines generated for one job, in the order made."""
+
+    def __init__(self):
+        self.points = []
+        self.lines = []
+
+    def log(self, time, level, message):
+        self.lines.append(
+            {"seq": len(self.lines), "time": time.isoformat(), "level": level, "message": message}
+        )
+
+    def record(self, time, step, epoch, values):
+        for key, value in values:
+            self.points.append(
+                {"key": key, "step": step, "value": value, "epoch": epoch, "time": time.isoformat()}
+            )
+
+
+@dataclass
+class _Training:
+    """How the generated training stage runs: its steps, intervals and time window."""
+
+    total: int
+    last_step: int
+    log_every: int
+    eval_every: int
+    steps_per_epoch: float
+    t_start: datetime
+    t_end: datetime
+    span_end: float
+    nan_failure: bool
+    diverge_from: int | None
+
+
 def job_history_generate(*, job, seed, final_metrics=None):
     """Replace a job's history with generated points, logs and resource samples.
 
@@ -87,30 +123,37 @@ def job_history_generate(*, job, seed, final_metrics=None):
     if job.status == JobStatus.QUEUED or not job.started_at:
         return 0, 0, 0
     rng = job_rng(seed, job.uid)
-    config = job.config or {}
     stages = _stage_windows(job)
     now = timezone.now()
     total = job.total_steps or 1000
-    training = stages["training"]
-    if training.status == StageStatus.PENDING or not training.started_at:
-        last_step = 0
-    elif job.status == JobStatus.FAILED and job.error_stage == "training":
-        last_step = job.error_step or job.current_step
-    elif job.status == JobStatus.COMPLETED or job.error_stage in ("validation", "save_model"):
-        last_step = total
-    else:
-        last_step = job.current_step
+    last_step = _last_training_step(job, stages["training"], total)
     curves = Curves(rng, total, final_metrics if job.status != JobStatus.RUNNING else None)
-    nan_failure = "nan" in (job.error_message or "").lower()
+    history = _History()
+    _preparation_logs(history, job, stages, rng)
+    if last_step > 0:
+        training = _training_plan(job, stages["training"], total, last_step, now)
+        _training_history(history, job, training, curves, rng)
+    _closing_logs(history, job, stages)
+    samples = _resource_history(job, stages, rng, now)
+    _history_store(job, history, samples)
+    return len(history.points), len(history.lines), len(samples)
 
-    points, lines = [], []
-    seq = 0
 
-    def log(time, level, message):
-        nonlocal seq
-        lines.append({"seq": seq, "time": time.isoformat(), "level": level, "message": message})
-        seq += 1
+def _last_training_step(job, training, total):
+    """The last step the job logged: where it failed, the end, or where it is now."""
+    if training.status == StageStatus.PENDING or not training.started_at:
+        return 0
+    if job.status == JobStatus.FAILED and job.error_stage == "training":
+        return job.error_step or job.current_step
+    if job.status == JobStatus.COMPLETED or job.error_stage in ("validation", "save_model"):
+        return total
+    return job.current_step
 
+
+def _preparation_logs(history, job, stages, rng):
+    """Log lines of the stages before training: loading the dataset, tokenizing."""
+    config = job.config or {}
+    log = history.log
     log(job.started_at, "INFO", f"Tuneboard run {job.uid} on host {job.host or 'unknown'}")
     log(job.started_at, "INFO", f"Loading dataset {job.dataset}")
     ds = stages["dataset_loading"]
@@ -132,93 +175,102 @@ def job_history_generate(*, job, seed, final_metrics=None):
     if tok.finished_at and tok.status == StageStatus.COMPLETED:
         log(tok.finished_at, "INFO", "Tokenization done; 3.8% of samples truncated")
 
-    if last_step > 0:
-        t_start = training.started_at
-        t_end = training.finished_at or now
-        train_span_end = last_step / total if job.status == JobStatus.RUNNING else 1.0
-        log_every = int(config.get("logging_steps", 10)) or 10
-        eval_every = int(config.get("eval_steps", max(1, total // 20))) or max(1, total // 20)
-        steps_per_epoch = total / float(job.total_epochs or 1)
-        trainable = rng.uniform(0.1, 1.2)
-        log(
-            t_start,
-            "INFO",
-            f"***** Running training *****  Num epochs = {job.total_epochs or 1}, "
-            f"Total optimization steps = {total:,}, trainable params {trainable:.2f}%",
-        )
-        if config.get("gradient_checkpointing"):
-            log(
-                t_start,
-                "WARNING",
-                "`use_cache=True` is incompatible with gradient checkpointing. "
-                "Setting `use_cache=False`.",
-            )
-        diverge_from = int(last_step * 0.85) if nan_failure else None
-        steps = list(range(log_every, last_step + 1, log_every))
-        if not steps or steps[-1] != last_step:
-            steps.append(last_step)
-        for step in steps:
-            fraction = step / last_step * train_span_end if last_step else 0
-            time = _time_at(t_start, t_end, fraction)
-            epoch = round(step / steps_per_epoch, 4)
-            loss = curves.train_loss(step)
-            grad = max(0.05, rng.gauss(1.2 * math.exp(-3 * step / total) + 0.35, 0.08))
-            if diverge_from and step >= diverge_from:
-                blow = (step - diverge_from) / max(1, last_step - diverge_from)
-                loss *= 1 + 8 * blow**2
-                grad *= 1 + 60 * blow**3
-            if nan_failure and step == last_step:
-                loss, grad = math.nan, math.inf
-            if job.status == JobStatus.COMPLETED and step == total:
-                loss = curves.final_train
-            lr = learning_rate(config, step, total)
-            for key, value in (("train/loss", loss), ("learning_rate", lr), ("grad_norm", grad)):
-                points.append(
-                    {
-                        "key": key,
-                        "step": step,
-                        "value": value,
-                        "epoch": epoch,
-                        "time": time.isoformat(),
-                    }
-                )
-            if step % (log_every * 10) == 0 or step == last_step:
-                log(
-                    time,
-                    "INFO",
-                    f"{{'loss': {loss:.4f}, 'grad_norm': {grad:.4f}, "
-                    f"'learning_rate': {lr:.3e}, 'epoch': {epoch:.2f}}}",
-                )
-            if step % eval_every == 0 or (step == total and job.status == JobStatus.COMPLETED):
-                final_eval = step == total and job.status in (JobStatus.COMPLETED, JobStatus.FAILED)
-                val = (
-                    curves.final_val
-                    if final_eval
-                    else curves.val_loss(step) * rng.uniform(0.99, 1.01)
-                )
-                acc = curves.final_acc if final_eval else curves.accuracy(step, curves.final_acc)
-                f1 = curves.final_f1 if final_eval else curves.accuracy(step, curves.final_f1)
-                if nan_failure and step >= (diverge_from or step + 1):
-                    val = val * 3
-                for key, value in (("val/loss", val), ("val/accuracy", acc), ("val/f1", f1)):
-                    points.append(
-                        {
-                            "key": key,
-                            "step": step,
-                            "value": value,
-                            "epoch": epoch,
-                            "time": time.isoformat(),
-                        }
-                    )
-                log(
-                    time,
-                    "INFO",
-                    f"{{'eval_loss': {val:.4f}, 'eval_accuracy': {acc:.4f}, "
-                    f"'eval_f1': {f1:.4f}, 'epoch': {epoch:.2f}}}",
-                )
-            if diverge_from and step >= diverge_from and step % (log_every * 5) == 0:
-                log(time, "WARNING", f"Gradient overflow at step {step}; grad_norm={grad:.1f}")
 
+def _training_plan(job, training, total, last_step, now):
+    config = job.config or {}
+    nan_failure = "nan" in (job.error_message or "").lower()
+    return _Training(
+        total=total,
+        last_step=last_step,
+        log_every=int(config.get("logging_steps", 10)) or 10,
+        eval_every=int(config.get("eval_steps", max(1, total // 20))) or max(1, total // 20),
+        steps_per_epoch=total / float(job.total_epochs or 1),
+        t_start=training.started_at,
+        t_end=training.finished_at or now,
+        span_end=last_step / total if job.status == JobStatus.RUNNING else 1.0,
+        nan_failure=nan_failure,
+        # A NaN failure: the loss blows up over the last 15% of steps before it turns NaN.
+        diverge_from=int(last_step * 0.85) if nan_failure else None,
+    )
+
+
+def _training_history(history, job, training, curves, rng):
+    """Train and eval points of every logged step, with the trainer's log lines."""
+    config = job.config or {}
+    trainable = rng.uniform(0.1, 1.2)
+    history.log(
+        training.t_start,
+        "INFO",
+        f"***** Running training *****  Num epochs = {job.total_epochs or 1}, "
+        f"Total optimization steps = {training.total:,}, trainable params {trainable:.2f}%",
+    )
+    if config.get("gradient_checkpointing"):
+        history.log(
+            training.t_start,
+            "WARNING",
+            "`use_cache=True` is incompatible with gradient checkpointing. "
+            "Setting `use_cache=False`.",
+        )
+    last_step = training.last_step
+    steps = list(range(training.log_every, last_step + 1, training.log_every))
+    if not steps or steps[-1] != last_step:
+        steps.append(last_step)
+    for step in steps:
+        fraction = step / last_step * training.span_end if last_step else 0
+        time = _time_at(training.t_start, training.t_end, fraction)
+        _training_step(history, job, training, curves, rng, step, time)
+
+
+def _training_step(history, job, training, curves, rng, step, time):
+    total, diverge_from = training.total, training.diverge_from
+    epoch = round(step / training.steps_per_epoch, 4)
+    loss = curves.train_loss(step)
+    grad = max(0.05, rng.gauss(1.2 * math.exp(-3 * step / total) + 0.35, 0.08))
+    if diverge_from and step >= diverge_from:
+        blow = (step - diverge_from) / max(1, training.last_step - diverge_from)
+        loss *= 1 + 8 * blow**2
+        grad *= 1 + 60 * blow**3
+    if training.nan_failure and step == training.last_step:
+        loss, grad = math.nan, math.inf
+    if job.status == JobStatus.COMPLETED and step == total:
+        loss = curves.final_train
+    lr = learning_rate(job.config or {}, step, total)
+    history.record(
+        time, step, epoch, (("train/loss", loss), ("learning_rate", lr), ("grad_norm", grad))
+    )
+    if step % (training.log_every * 10) == 0 or step == training.last_step:
+        history.log(
+            time,
+            "INFO",
+            f"{{'loss': {loss:.4f}, 'grad_norm': {grad:.4f}, "
+            f"'learning_rate': {lr:.3e}, 'epoch': {epoch:.2f}}}",
+        )
+    if step % training.eval_every == 0 or (step == total and job.status == JobStatus.COMPLETED):
+        _evaluation_step(history, job, training, curves, rng, step, time, epoch)
+    if diverge_from and step >= diverge_from and step % (training.log_every * 5) == 0:
+        history.log(time, "WARNING", f"Gradient overflow at step {step}; grad_norm={grad:.1f}")
+
+
+def _evaluation_step(history, job, training, curves, rng, step, time, epoch):
+    """An evaluation's points and log line; a finished job's last one hits its final metrics."""
+    final_eval = step == training.total and job.status in (JobStatus.COMPLETED, JobStatus.FAILED)
+    val = curves.final_val if final_eval else curves.val_loss(step) * rng.uniform(0.99, 1.01)
+    acc = curves.final_acc if final_eval else curves.accuracy(step, curves.final_acc)
+    f1 = curves.final_f1 if final_eval else curves.accuracy(step, curves.final_f1)
+    if training.nan_failure and step >= (training.diverge_from or step + 1):
+        val = val * 3
+    history.record(time, step, epoch, (("val/loss", val), ("val/accuracy", acc), ("val/f1", f1)))
+    history.log(
+        time,
+        "INFO",
+        f"{{'eval_loss': {val:.4f}, 'eval_accuracy': {acc:.4f}, "
+        f"'eval_f1': {f1:.4f}, 'epoch': {epoch:.2f}}}",
+    )
+
+
+def _closing_logs(history, job, stages):
+    """Log lines of evaluation, saving, and how the job ended."""
+    log = history.log
     val_stage = stages["validation"]
     if val_stage.started_at:
         log(val_stage.started_at, "INFO", "***** Running evaluation *****")
@@ -234,6 +286,10 @@ def job_history_generate(*, job, seed, final_metrics=None):
     elif job.status == JobStatus.CANCELLED:
         log(job.finished_at, "WARNING", "Received SIGTERM; stopping after the current step")
 
+
+def _history_store(job, history, samples):
+    """Write the generated history through the services, in batches."""
+    lines, points = history.lines, history.points
     # Wall-time order for sequence numbers, as a real reporter would assign them.
     lines.sort(key=lambda line: line["time"])
     for index, line in enumerate(lines):
@@ -242,12 +298,10 @@ def job_history_generate(*, job, seed, final_metrics=None):
         services.metrics_ingest(job=job, points=points[start : start + POINT_BATCH])
     for start in range(0, len(lines), 2000):
         services.logs_ingest(job=job, lines=lines[start : start + 2000])
-    samples = _resource_history(job, stages, rng, now)
     for start in range(0, len(samples), 1000):
         resource_samples_ingest(
             host=job.host or "localhost", samples=samples[start : start + 1000], jobs=[job]
         )
-    return len(points), len(lines), len(samples)
 
 
 def _human(seconds):

@@ -6,7 +6,8 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from jobs.demo.simulator import FAILURES, DemoSimulator
+from jobs.demo.failures import FAILURES
+from jobs.demo.simulator import DemoSimulator
 from jobs.models import STAGE_ORDER, JobStatus, LogEntry, MetricPoint, StageStatus
 from jobs.services import job_create, logs_ingest, metrics_ingest, stage_move
 from monitoring.models import ResourceSample
