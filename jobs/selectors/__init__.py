@@ -6,10 +6,15 @@ functions or rollups, exports stream through `.iterator()`. One module per entit
 package re-exports their public names.
 """
 
+from .alerts import alert_open_findings
 from .jobs import (
     STATISTICS_DAYS,
     current_jobs_queryset,
+    job_by_uid,
+    job_by_uids,
     job_detail,
+    job_filter_options,
+    job_list_page,
     job_list_queryset,
     job_mean_step_rate,
     job_queryset,
@@ -23,9 +28,14 @@ from .metrics import (
     DEFAULT_MAX_POINTS,
     LOSS_KEYS,
     MAX_POINTS_CAP,
+    STEP_CLOCK_BUCKETS,
+    metric_best_point,
     metric_export_rows,
+    metric_first_step,
     metric_keys,
+    metric_previous_values,
     metric_series,
+    metric_step_clock,
 )
 
 __all__ = [
@@ -36,8 +46,14 @@ __all__ = [
     "LOSS_KEYS",
     "MAX_POINTS_CAP",
     "STATISTICS_DAYS",
+    "STEP_CLOCK_BUCKETS",
+    "alert_open_findings",
     "current_jobs_queryset",
+    "job_by_uid",
+    "job_by_uids",
     "job_detail",
+    "job_filter_options",
+    "job_list_page",
     "job_list_queryset",
     "job_mean_step_rate",
     "job_queryset",
@@ -46,8 +62,12 @@ __all__ = [
     "job_training_status",
     "log_levels_at_least",
     "log_page",
+    "metric_best_point",
     "metric_export_rows",
+    "metric_first_step",
     "metric_keys",
+    "metric_previous_values",
     "metric_series",
+    "metric_step_clock",
     "past_jobs_queryset",
 ]

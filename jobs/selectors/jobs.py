@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from jobs.core.values import isoformat
 from jobs.events import eta_seconds, job_card, stage_payload
+from jobs.filters import JobFilter
 from jobs.models import (
     CURRENT_STATUSES,
     FINISHED_STATUSES,
@@ -215,4 +216,41 @@ def job_statistics(*, now=None, per_day=True):
     return result
 
 
-# --- metric series -------------------------------------------------------------------
+def job_by_uid(uid, *, with_stages=False):
+    """The job with this uid, or None; `with_stages` prefetches its stages in order."""
+    jobs = job_queryset() if with_stages else Job.objects.all()
+    try:
+        return jobs.get(uid=uid)
+    except Job.DoesNotExist:
+        return None
+
+
+def job_by_uids(uids):
+    """{uid: job} for those of `uids` that exist, in one query."""
+    return {job.uid: job for job in Job.objects.filter(uid__in=uids)}
+
+
+def job_list_page(*, params, limit):
+    """(count, first `limit` jobs) of the list `params` filter (`JobFilter`'s fields)."""
+    jobs = JobFilter(params, queryset=job_list_queryset()).qs
+    return jobs.count(), list(jobs[:limit])
+
+
+def job_filter_options():
+    """(models, tags) for the dashboard's filter lists, each sorted.
+
+    Two DISTINCT queries: tags come from the distinct `tags_text` strings (",a,b,"), so
+    the rows read grow with the number of different tag sets, not with the number of jobs,
+    and no job's JSON is decoded.
+    """
+    models = list(
+        Job.objects.exclude(base_model="")
+        .order_by("base_model")
+        .values_list("base_model", flat=True)
+        .distinct()
+    )
+    tag_sets = (
+        Job.objects.exclude(tags_text="").order_by().values_list("tags_text", flat=True).distinct()
+    )
+    tags = sorted({tag for text in tag_sets for tag in text.split(",") if tag})
+    return models, tags

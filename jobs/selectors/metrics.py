@@ -24,6 +24,8 @@ from jobs.models import (
 DEFAULT_MAX_POINTS = 1000
 MAX_POINTS_CAP = 10_000
 LOSS_KEYS = ("train/loss", "val/loss")
+# Step→time anchors per job for the relative-time x-axis (the series API has no times).
+STEP_CLOCK_BUCKETS = 200
 
 
 def metric_keys(job):
@@ -162,4 +164,67 @@ def metric_export_rows(job):
     )
 
 
-# --- logs ----------------------------------------------------------------------------
+def metric_first_step(job):
+    """The smallest step the job reported any metric at, or None before its first point."""
+    return MetricPoint.objects.filter(job=job).aggregate(first=Min("step"))["first"]
+
+
+def metric_previous_values(job, keys):
+    """{key: value of the point before the latest one} for each of `keys` the job reported.
+
+    The value is None when the latest point is the key's first. One indexed query a key.
+    """
+    latest = job.latest_metrics or {}
+    previous = {}
+    for key in keys:
+        if key not in latest:
+            continue
+        previous[key] = (
+            MetricPoint.objects.filter(job=job, key=key, step__lt=latest[key]["step"])
+            .order_by("-step")
+            .values_list("value", flat=True)
+            .first()
+        )
+    return previous
+
+
+def metric_best_point(*, job, key):
+    """`{"value", "step"}` of the job's lowest `key` value (earliest step on ties), or None."""
+    return (
+        MetricPoint.objects.filter(job=job, key=key, value__isnull=False)
+        .order_by("value", "step")
+        .values("value", "step")
+        .first()
+    )
+
+
+def metric_step_clock(job, *, buckets=STEP_CLOCK_BUCKETS):
+    """[[step, seconds since the job started], ...] anchors, steps and seconds rising.
+
+    One grouped query: the job's step range is cut into `buckets` equal parts and each
+    keeps its first and last step with the earliest and latest wall time, so the page can
+    interpolate the time of any step (pauses and restarts included).
+    """
+    points = MetricPoint.objects.filter(job=job)
+    span = points.aggregate(lo=Min("step"), hi=Max("step"), t0=Min("wall_time"))
+    if span["lo"] is None:
+        return []
+    width = (span["hi"] - span["lo"]) // buckets + 1
+    bucket = ExpressionWrapper((F("step") - span["lo"]) / width, output_field=BigIntegerField())
+    rows = (
+        points.annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(s0=Min("step"), t0=Min("wall_time"), s1=Max("step"), t1=Max("wall_time"))
+        .order_by("bucket")
+    )
+    origin = job.started_at or span["t0"]
+    anchors = []
+    for row in rows:
+        for step, time in ((row["s0"], row["t0"]), (row["s1"], row["t1"])):
+            seconds = max(0.0, (time - origin).total_seconds())
+            if anchors and step <= anchors[-1][0]:
+                continue
+            if anchors:
+                seconds = max(seconds, anchors[-1][1])
+            anchors.append([step, round(seconds, 3)])
+    return anchors

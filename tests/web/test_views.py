@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from jobs import services
 from jobs.diagnostics.rules import Finding
 from jobs.models import Job, JobStatus
-from jobs.web.views import DASHBOARD_PAGE_SIZE
+from jobs.web.views.dashboard import DASHBOARD_PAGE_SIZE
 from tests.factories import add_logs, add_points, ingest_points, jobs_bulk, make_job, make_user
 
 pytestmark = pytest.mark.django_db

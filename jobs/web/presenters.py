@@ -1,0 +1,223 @@
+"""View models for the pages: the dicts templates and boot JSON read, and their formatting.
+
+Presenters shape what the views read through `jobs.selectors`; they never query the
+database themselves (a job's stages come prefetched by the selector that loaded it).
+"""
+
+import json
+import math
+
+from jobs.core.values import isoformat
+from jobs.events import eta_seconds, job_card, stage_payload
+from jobs.models import CURRENT_STATUSES, JobStatus, StageName
+from jobs.selectors import job_mean_step_rate
+
+from .markdown import render_markdown
+
+LOSS_KEY = "train/loss"
+VAL_LOSS_KEY = "val/loss"
+CARD_KEYS = (
+    (LOSS_KEY, "Train loss", "down"),
+    ("val/accuracy", "Accuracy", "up"),
+    ("val/f1", "F1", "up"),
+)
+# Keys that have fixed widgets; every other key gets a small chart of its own.
+FIXED_CHART_KEYS = (LOSS_KEY, VAL_LOSS_KEY)
+# Latest values in the compare page's final-metrics table, when a compared job logged them.
+COMPARE_KEYS = (
+    (LOSS_KEY, "Train loss"),
+    (VAL_LOSS_KEY, "Val loss"),
+    ("val/accuracy", "Accuracy"),
+    ("val/f1", "F1"),
+)
+
+
+def number_or_none(value):
+    """A finite float from a stored metric value; NaN/inf strings stay as they are."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def sparkline_path(pairs, *, width=120, height=28):
+    """An SVG polyline `points` string for [[step, value], ...]; non-finite values skipped."""
+    finite = [(s, v) for s, v in pairs or [] if isinstance(v, int | float) and math.isfinite(v)]
+    if len(finite) < 2:
+        return ""
+    steps = [s for s, _ in finite]
+    values = [v for _, v in finite]
+    x0, x1 = min(steps), max(steps)
+    y0, y1 = min(values), max(values)
+    xs = (x1 - x0) or 1
+    ys = (y1 - y0) or 1
+    return " ".join(
+        f"{(s - x0) / xs * width:.1f},{height - 2 - (v - y0) / ys * (height - 4):.1f}"
+        for s, v in finite
+    )
+
+
+# --- job cards and the job page ------------------------------------------------------
+
+
+def card_context(job, rate=None):
+    """A job card (the API's shape) plus what the template shows: rate, ETA, sparkline."""
+    card = job_card(job, list(job.stages.all()))
+    if rate is None and job.status == JobStatus.RUNNING:
+        rate = job_mean_step_rate(job)
+    card["rate"] = rate
+    card["eta"] = eta_seconds(job, rate)
+    card["sparkline_points"] = sparkline_path(job.loss_sparkline)
+    card["latest_loss"] = number_or_none(card["latest_loss"])
+    return card
+
+
+def metric_cards(job, previous):
+    """Latest value of loss, accuracy and F1 with the change against the previous point.
+
+    `previous` maps each card key to the value of the point before its latest one.
+    """
+    latest = job.latest_metrics or {}
+    cards = []
+    for key, label, better in CARD_KEYS:
+        point = latest.get(key) or {}
+        value = number_or_none(point.get("value"))
+        prev = previous.get(key)
+        delta = None
+        if isinstance(value, float) and isinstance(prev, float) and math.isfinite(prev):
+            delta = value - prev
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "better": better,
+                "value": value,
+                "step": point.get("step"),
+                "delta": delta,
+                "delta_abs": abs(delta) if delta is not None else None,
+            }
+        )
+    return cards
+
+
+def completed_summary(job, best):
+    """Duration, final loss, best val loss (`best`: `{value, step}` or None), throughput."""
+    duration = job.duration
+    return {
+        "duration": duration,
+        "final_loss": number_or_none(((job.latest_metrics or {}).get(LOSS_KEY) or {}).get("value")),
+        "best_val_loss": best["value"] if best else None,
+        "best_val_step": best["step"] if best else None,
+        "throughput": (job.current_step / duration) if duration and job.current_step else None,
+    }
+
+
+def config_rows(config):
+    """Hyper-parameters as (key, display value) pairs for the two-column preview."""
+    rows = []
+    for key, value in (config or {}).items():
+        if isinstance(value, list | dict):
+            value = json.dumps(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        rows.append((key, value))
+    return rows
+
+
+def other_metric_keys(job):
+    """Keys without a fixed widget, by name: each gets a small chart of its own."""
+    return sorted(k for k in (job.latest_metrics or {}) if k not in FIXED_CHART_KEYS)
+
+
+def job_error(job):
+    """The job's error with the label of the stage it failed in (set on `job.error`)."""
+    error = job.error
+    if error and error.get("stage"):
+        error["stage_label"] = StageName(error["stage"]).label
+    return error
+
+
+def job_boot(job, *, card, stages, last_seq, has_metrics):
+    """The job page's boot JSON: what its scripts start from before the first fetch."""
+    return {
+        "uid": job.uid,
+        "status": job.status,
+        "card": card,
+        "stages": [stage_payload(s) for s in stages],
+        "latest": {key: point.get("value") for key, point in (job.latest_metrics or {}).items()},
+        "startedAt": isoformat(job.started_at),
+        "finishedAt": isoformat(job.finished_at),
+        "otherKeys": other_metric_keys(job),
+        "lastSeq": last_seq,
+        "errorStep": job.error_step if job.status == JobStatus.FAILED else None,
+        "live": job.status in CURRENT_STATUSES,
+        "hasMetrics": has_metrics,
+    }
+
+
+def details_payload(job):
+    """What the details endpoint answers: notes (stored, and as safe HTML) and tags."""
+    return {
+        "uid": job.uid,
+        "notes": job.notes,
+        "notes_html": str(render_markdown(job.notes)),
+        "tags": job.tags,
+    }
+
+
+# --- compare -------------------------------------------------------------------------
+
+
+def config_value(value):
+    """One config value as the diff shows it (JSON for lists, objects, booleans, null)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def config_diff(configs):
+    """Rows `{key, cells, differs}` over the union of keys of `configs` (one per job).
+
+    Keys keep the order they first appear in; a cell is None where a job lacks the key,
+    and a row differs when any two jobs disagree (a missing key counts as a value).
+    """
+    keys = list(dict.fromkeys(key for config in configs for key in config))
+    missing = object()
+    rows = []
+    for key in keys:
+        raw = [config.get(key, missing) for config in configs]
+        cells = [None if value is missing else config_value(value) for value in raw]
+        rows.append({"key": key, "cells": cells, "differs": len(set(cells)) > 1})
+    return rows
+
+
+def shared_metric_keys(jobs):
+    """Keys every job logged: the loss keys first, then the rest by name."""
+    shared = set(jobs[0].latest_metrics or {})
+    for job in jobs[1:]:
+        shared &= set(job.latest_metrics or {})
+    fixed = [key for key in FIXED_CHART_KEYS if key in shared]
+    return fixed + sorted(shared - set(fixed))
+
+
+def compare_final_rows(jobs, best):
+    """Per job: duration, steps, the latest value of each standard key, best val loss.
+
+    `best` maps a job's pk to its best val loss point `{value, step}` (or None).
+    """
+    rows = []
+    for job in jobs:
+        latest = job.latest_metrics or {}
+        point = best.get(job.pk) or {}
+        rows.append(
+            {
+                "job": job,
+                "duration": job.duration,
+                "steps": job.current_step,
+                "values": [
+                    number_or_none((latest.get(key) or {}).get("value")) for key, _ in COMPARE_KEYS
+                ],
+                "best_val_loss": point.get("value"),
+                "best_val_step": point.get("step"),
+            }
+        )
+    return rows

@@ -1,0 +1,81 @@
+"""The compare page: 2–8 jobs' shared metrics, config diff and final metrics."""
+
+from django.shortcuts import render
+
+from jobs import selectors
+
+from ..access import page_access
+from ..presenters import (
+    COMPARE_KEYS,
+    VAL_LOSS_KEY,
+    compare_final_rows,
+    config_diff,
+    shared_metric_keys,
+)
+
+COMPARE_MIN_JOBS = 2
+COMPARE_MAX_JOBS = 8
+
+
+def compare_uids(raw):
+    """The uids of `?jobs=a,b,c`: stripped, blanks dropped, duplicates dropped in order."""
+    uids = []
+    for part in (raw or "").split(","):
+        uid = part.strip()
+        if uid and uid not in uids:
+            uids.append(uid)
+    return uids
+
+
+@page_access
+def compare(request):
+    """`/compare?jobs=a,b,c`: 2–8 jobs' shared metrics, config diff and final metrics.
+
+    Fewer than two or more than eight uids answer 400, unknown uids 404, each with the
+    page explaining what to do; the charts read their series from the JSON API.
+    """
+    uids = compare_uids(request.GET.get("jobs"))
+    context = {"page": "compare", "uids": uids, "min_jobs": COMPARE_MIN_JOBS}
+    if not COMPARE_MIN_JOBS <= len(uids) <= COMPARE_MAX_JOBS:
+        context["problem"] = (
+            f"Pick {COMPARE_MIN_JOBS} to {COMPARE_MAX_JOBS} jobs to compare "
+            f"({len(uids)} given). Select them with the checkboxes on the dashboard."
+        )
+        return render(request, "jobs/compare.html", context, status=400)
+    found = selectors.job_by_uids(uids)
+    unknown = [uid for uid in uids if uid not in found]
+    if unknown:
+        context["unknown"] = unknown
+        return render(request, "jobs/compare.html", context, status=404)
+    jobs = [found[uid] for uid in uids]
+    keys = shared_metric_keys(jobs)
+    best = {job.pk: selectors.metric_best_point(job=job, key=VAL_LOSS_KEY) for job in jobs}
+    final_rows = compare_final_rows(jobs, best)
+    key_columns = [
+        (index, label)
+        for index, (_, label) in enumerate(COMPARE_KEYS)
+        if any(row["values"][index] is not None for row in final_rows)
+    ]
+    for row in final_rows:
+        row["shown_values"] = [row["values"][index] for index, _ in key_columns]
+    diff = config_diff([job.config or {} for job in jobs])
+    boot = {
+        "jobs": [
+            {"uid": job.uid, "name": job.name, "status": job.status, "url": f"/job/{job.uid}"}
+            for job in jobs
+        ],
+        "keys": keys,
+        "clocks": {job.uid: selectors.metric_step_clock(job) for job in jobs},
+    }
+    context.update(
+        {
+            "jobs": jobs,
+            "keys": keys,
+            "diff_rows": diff,
+            "diff_count": sum(row["differs"] for row in diff),
+            "final_rows": final_rows,
+            "key_columns": [label for _, label in key_columns],
+            "boot": boot,
+        }
+    )
+    return render(request, "jobs/compare.html", context)

@@ -1,0 +1,64 @@
+"""The dashboard: the first page of job cards, statistics and the list's filters."""
+
+from django.shortcuts import render
+
+from jobs import selectors
+from jobs.models import JobStatus
+
+from ..access import page_access
+from ..presenters import card_context
+
+# Cards the dashboard paints; more come from /api/jobs pages of this size on demand.
+DASHBOARD_PAGE_SIZE = 48
+# Dashboard sort choices: the `ordering` values of /api/jobs, so a URL means the same
+# list whether the server or the page's script renders it.
+ORDERINGS = [
+    ("-created_at", "Newest"),
+    ("created_at", "Oldest"),
+    ("-started_at", "Recently started"),
+    ("-progress", "Progress"),
+    ("name", "Name"),
+]
+STATUS_FILTERS = [
+    ("", "All"),
+    (JobStatus.RUNNING, "Running"),
+    (JobStatus.QUEUED, "Queued"),
+    (JobStatus.COMPLETED, "Completed"),
+    (JobStatus.FAILED, "Failed"),
+]
+
+
+@page_access
+def dashboard(request):
+    params = request.GET.copy()
+    ordering = params.get("ordering") or ORDERINGS[0][0]
+    if ordering not in dict(ORDERINGS):
+        ordering = ORDERINGS[0][0]
+    params["ordering"] = ordering
+    # The first page only: the script loads the rest from /api/jobs on demand.
+    total, jobs = selectors.job_list_page(params=params, limit=DASHBOARD_PAGE_SIZE)
+    filters = {
+        "status": params.get("status", ""),
+        "model": params.get("model", ""),
+        "tag": params.get("tag", ""),
+        "q": params.get("q", "").strip(),
+        "ordering": ordering,
+    }
+    models, all_tags = selectors.job_filter_options()
+    return render(
+        request,
+        "jobs/dashboard.html",
+        {
+            "page": "dashboard",
+            "cards": [card_context(job) for job in jobs],
+            "total": total,
+            "page_size": DASHBOARD_PAGE_SIZE,
+            "stats": selectors.job_statistics(per_day=False),
+            "filters": filters,
+            "status_filters": STATUS_FILTERS,
+            "models": models,
+            "tags": all_tags,
+            "orderings": ORDERINGS,
+            "filtered": any(filters[k] for k in ("status", "model", "tag", "q")),
+        },
+    )

@@ -1,0 +1,124 @@
+"""The live job page, and the JSON endpoint its notes and tags panel reads and edits."""
+
+import json
+
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from jobs import selectors
+from jobs.core.validation import InvalidInput
+from jobs.diagnostics import rules
+from jobs.models import JobStatus
+from jobs.services import job_update_details
+
+from ..access import page_access
+from ..markdown import render_markdown
+from ..presenters import (
+    CARD_KEYS,
+    VAL_LOSS_KEY,
+    card_context,
+    completed_summary,
+    config_rows,
+    details_payload,
+    job_boot,
+    job_error,
+    metric_cards,
+)
+
+INITIAL_LOG_LINES = 300
+RESOURCE_CHARTS = [
+    {"id": "gpu_util", "label": "GPU utilisation %"},
+    {"id": "gpu_temp", "label": "GPU temperature °C"},
+    {"id": "vram", "label": "VRAM GiB"},
+    {"id": "cpu", "label": "CPU %"},
+    {"id": "cpu_temp", "label": "CPU temperature °C"},
+    {"id": "ram", "label": "RAM GiB"},
+    {"id": "disk", "label": "Disk I/O MB/s"},
+    {"id": "net", "label": "Network MB/s"},
+]
+DETAIL_FIELDS = ("notes", "tags")
+
+
+@page_access
+def job_detail(request, uid):
+    job = selectors.job_by_uid(uid, with_stages=True)
+    if job is None:
+        raise Http404
+    stages = list(job.stages.all())
+    running = job.status == JobStatus.RUNNING
+    card = card_context(job, selectors.job_step_rate(job) if running else None)
+    logs = selectors.log_page(job=job, tail=True, limit=INITIAL_LOG_LINES)
+    has_metrics = job.status != JobStatus.QUEUED and selectors.metric_first_step(job) is not None
+    previous = selectors.metric_previous_values(job, [key for key, _, _ in CARD_KEYS])
+    rows = config_rows(job.config)
+    boot = job_boot(
+        job, card=card, stages=stages, last_seq=logs["last_seq"], has_metrics=has_metrics
+    )
+    return render(
+        request,
+        "jobs/job_detail.html",
+        {
+            "page": "job",
+            "job": job,
+            "card": card,
+            "stages": stages,
+            "metric_cards": metric_cards(job, previous),
+            "other_keys": boot["otherKeys"],
+            "logs": logs["lines"],
+            "error": job_error(job),
+            "findings": list(rules.job_findings(job)) if job.status == JobStatus.FAILED else [],
+            "alerts": (
+                selectors.alert_open_findings(job) if job.status != JobStatus.FAILED else []
+            ),
+            "summary": (
+                completed_summary(job, selectors.metric_best_point(job=job, key=VAL_LOSS_KEY))
+                if job.status == JobStatus.COMPLETED
+                else None
+            ),
+            "config_rows": rows,
+            "config_columns": [rows[: (len(rows) + 1) // 2], rows[(len(rows) + 1) // 2 :]],
+            "resource_charts": RESOURCE_CHARTS,
+            "boot": boot,
+            "now": timezone.now(),
+            "notes_html": render_markdown(job.notes),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def job_details(request, uid):
+    """Read (GET) or edit (POST, JSON `{notes?, tags?}`) a job's notes and tags.
+
+    Editing needs a signed-in session and the CSRF token (`X-CSRFToken`); reading is open
+    to whoever may see the pages. Answers the stored notes, their rendered safe HTML and
+    the tags, or 400 with the DRF error shape naming each bad field.
+    """
+    signed_in = request.user.is_authenticated
+    if request.method == "POST" and not signed_in:
+        return JsonResponse({"detail": "Sign in to edit notes and tags."}, status=403)
+    if not (signed_in or settings.TUNEBOARD_PUBLIC_READ):
+        return JsonResponse({"detail": "Sign in to read this job."}, status=403)
+    job = selectors.job_by_uid(uid)
+    if job is None:
+        raise Http404
+    if request.method == "GET":
+        return JsonResponse(details_payload(job))
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"detail": "The body is not valid JSON."}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse({"detail": "Expected a JSON object: notes, tags."}, status=400)
+    unknown = sorted(set(body) - set(DETAIL_FIELDS))
+    if unknown:
+        return JsonResponse({key: ["Unknown field."] for key in unknown}, status=400)
+    if not any(field in body for field in DETAIL_FIELDS):
+        return JsonResponse({"detail": "Send notes and/or tags."}, status=400)
+    try:
+        job = job_update_details(job=job, tags=body.get("tags"), notes=body.get("notes"))
+    except InvalidInput as error:
+        return JsonResponse(error.detail, status=400)
+    return JsonResponse(details_payload(job))
