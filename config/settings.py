@@ -193,13 +193,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# `make run` collects static files into STATIC_ROOT under hashed names with gzip and
+# brotli copies (config/storage.py); WhiteNoise serves the hashed ones as immutable.
+# Until something is collected (a fresh clone's tests), pages name the plain files and
+# WhiteNoise finds them in `static/`.
 STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from finders until collectstatic
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").exists()
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -34,6 +34,8 @@ def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("tuneboard-e2e")
     env = server_env(data_dir, LOG_LEVEL="WARNING")
     migrate(env)
+    # As `make run` does: the pages then load hashed, compressed files (config/storage.py).
+    manage(env, "collectstatic", "--no-input", "-v", "0")
     manage(env, "load_jobs")
     manage(env, "generate_mock_data", "--seed", "1")
     token = provision(env, USERNAME, token_name="e2e", password=PASSWORD).token
