@@ -7,6 +7,9 @@ server buffer pushes without end: under daphne each socket registers a push prod
 on its transport, and once the transport's buffer is full every further push counts
 against `TUNEBOARD_WS_MAX_BACKLOG_BYTES`; past it the socket is dropped and its buffer
 freed. The page reconnects and fetches what it missed, as after any outage.
+
+A socket lives as long as the sign-in that opened it: signing out or being deactivated
+closes it (`jobs/live/sessions.py`).
 """
 
 import functools
@@ -18,6 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from jobs.events import DASHBOARD_GROUP, job_group
+from jobs.live.sessions import socket_groups
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -121,14 +125,28 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
     group = None
     backlog = None
     protocol = None
+    sign_in_groups = ()
 
     def may_read(self):
         user = self.scope.get("user")
         return settings.TUNEBOARD_PUBLIC_READ or bool(user and user.is_authenticated)
 
+    async def join(self, group):
+        """Follow `group`'s pushes, and close when the viewer's sign-in ends (sessions.py)."""
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.sign_in_groups = socket_groups(self.scope)
+        for name in self.sign_in_groups:
+            await self.channel_layer.group_add(name, self.channel_name)
+
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for name in (self.group, *self.sign_in_groups):
+            if name:
+                await self.channel_layer.group_discard(name, self.channel_name)
+
+    async def tb_close(self, event):
+        """The viewer signed out or was deactivated: close (the page's reconnect is refused)."""
+        await self.close(code=event["code"])
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
@@ -196,8 +214,7 @@ class JobConsumer(_GroupConsumer):
         if not self.may_read() or not await self._job_exists(uid):
             await self.close(code=4403)
             return
-        self.group = job_group(uid)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(job_group(uid))
         await self.accept()
 
     @database_sync_to_async
@@ -212,6 +229,5 @@ class DashboardConsumer(_GroupConsumer):
         if not self.may_read():
             await self.close(code=4403)
             return
-        self.group = DASHBOARD_GROUP
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(DASHBOARD_GROUP)
         await self.accept()

@@ -1,5 +1,7 @@
 // The list of job cards: the server paints the first page; later pages come from
 // /api/jobs ("Show more", or scrolling to the end); pushes update, add and drop cards.
+// After a reconnect (or while polling) the shown cards are re-read from /api/jobs; a card
+// pushed while that read ran keeps its pushed state, which may be newer than the read.
 
 import { getJSON, jobsUrl } from "../lib/api.js";
 import { metric, setText } from "../lib/format.js";
@@ -19,6 +21,13 @@ let total = Number(cardsEl.dataset.total) || 0;
 const PAINTED_AT = Date.parse(cardsEl.dataset.paintedAt) || Date.now();
 // How a failed read is reported (page.js: the offline banner).
 let reportError = () => {};
+// Per list read in flight: the jobs pushed since it started, uid → "shown" or "gone"
+// (deleted, or no longer matching the filters).
+const pushedDuringReads = new Set();
+
+function notePush(uid, state) {
+  for (const pushed of pushedDuringReads) pushed.set(uid, state);
+}
 
 function cardsByUid() {
   const map = new Map();
@@ -44,13 +53,23 @@ function signature(el) {
   return ["status", "progress", "loss"].map((name) => field(el, name).textContent).join("|");
 }
 
-/** Replace the list with `cards` in their order, reusing the elements of known jobs.
+/** Replace the list with `cards` in their order, reusing the elements of known jobs;
+ * cards in `pushed` keep what their pushes made of them (updated, added, dropped).
  * Returns how many cards are new or changed. */
-function renderList(cards, filters) {
+function renderList(cards, filters, pushed = new Map()) {
   const known = cardsByUid();
   let changed = 0;
-  const els = cards.map((card) => {
+  const listed = new Set(cards.map((card) => card.uid));
+  // Shown, pushed after the read began, not in it: a job created meanwhile, which leads a
+  // list in the default order (in another order, a later read places it).
+  const newestFirst = !filters.ordering || filters.ordering === "-created_at";
+  const kept = newestFirst
+    ? [...known.values()].filter((el) => pushed.get(el.dataset.uid) === "shown" && !listed.has(el.dataset.uid))
+    : [];
+  const fresh = cards.filter((card) => pushed.get(card.uid) !== "gone");
+  const els = fresh.map((card) => {
     const el = known.get(card.uid);
+    if (el && pushed.has(card.uid)) return el;
     if (el) {
       const before = signature(el);
       updateCard(el, card);
@@ -60,6 +79,7 @@ function renderList(cards, filters) {
     changed += 1;
     return newCard(card);
   });
+  els.unshift(...kept);
   const same = els.length === cardsEl.children.length && els.every((el, i) => cardsEl.children[i] === el);
   if (!same) cardsEl.replaceChildren(...els);
   showEmpty(filters);
@@ -110,10 +130,17 @@ export async function load({ reset = false } = {}) {
   const want = reset ? PAGE_SIZE : Math.max(PAGE_SIZE, cardsEl.children.length);
   const request = ++listRequest;
   if (reset) total = 0;
-  const data = await fetchFirst(filters, want);
+  const pushed = new Map();
+  pushedDuringReads.add(pushed);
+  let data;
+  try {
+    data = await fetchFirst(filters, want);
+  } finally {
+    pushedDuringReads.delete(pushed);
+  }
   if (request !== listRequest) return 0; // a newer filter change won
   if (typeof data.count === "number") total = data.count;
-  return renderList(data.results, filters);
+  return renderList(data.results, filters, reset ? new Map() : pushed);
 }
 
 let moreLoading = false;
@@ -148,6 +175,7 @@ export async function loadMore() {
 /** A job card pushed (`job`): update, add or drop its card. */
 export function applyJob(card) {
   const filters = currentFilters();
+  notePush(card.uid, matches(card, filters) ? "shown" : "gone");
   const el = cardsByUid().get(card.uid);
   if (el) {
     const before = el.dataset.status;
@@ -193,12 +221,14 @@ function countSoon() {
 export function applyMetrics(msg) {
   const el = cardsByUid().get(msg.uid);
   if (!el) return;
+  notePush(msg.uid, "shown");
   setText(field(el, "loss"), metric(msg.latest_loss));
   field(el, "spark").setAttribute("points", sparkPoints(msg.loss_sparkline));
 }
 
 /** A job was deleted (`job_deleted`): drop its card. */
 export function remove(uid) {
+  notePush(uid, "gone");
   const el = cardsByUid().get(uid);
   if (el) {
     el.remove();

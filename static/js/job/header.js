@@ -75,7 +75,8 @@ function applyCard(next, { rate = undefined, eta = undefined } = {}) {
   card = { ...card, ...next };
 }
 
-/** The job's detail, re-read; resolves to 1 when it changed, else 0. */
+/** The job's detail, re-read; resolves to `{changed}`: 1 when it changed, else 0, and
+ * `metricKeys`: the keys the job has logged. */
 export async function poll() {
   const detail = await getJSON(jobUrl(uid));
   const changed =
@@ -84,7 +85,7 @@ export async function poll() {
     detail.progress !== card.progress;
   for (const stage of detail.stages || []) stages.render(stage);
   applyCard(detail, { rate: detail.step_rate ?? undefined, eta: detail.eta_seconds ?? undefined });
-  return changed ? 1 : 0;
+  return { changed: changed ? 1 : 0, metricKeys: detail.metric_keys || [] };
 }
 
 /** Once a second: the elapsed clock. */

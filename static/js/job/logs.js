@@ -1,13 +1,22 @@
 // The log tail: lines appended as they arrive (at most MAX_LOG_LINES kept), following the
-// end unless the reader scrolled up, filtered by level and text.
+// end unless the reader scrolled up, filtered by level and text. Lines are kept in seq
+// order and each seq once: a line read after a later one was pushed (the catch-up after
+// a reconnect) goes to its place, and a line both pushed and read is shown once.
 
 import { getJSON, jobLogsUrl } from "../lib/api.js";
+import { Cursors } from "../lib/catchup.js";
 import { clock, setText } from "../lib/format.js";
 import { boot, uid } from "./boot.js";
 
 const MAX_LOG_LINES = 3000;
+const PAGE_LINES = 1000;
+const LOG = "log"; // the one key of this stream
 
-let lastSeq = boot.lastSeq;
+// The server painted the newest lines up to boot.lastSeq: a read of them.
+const cursors = new Cursors();
+if (boot.lastSeq !== null && boot.lastSeq !== undefined) cursors.read(LOG, boot.lastSeq);
+let lastSeq = boot.lastSeq; // the greatest seq shown or cleared
+let clearedThrough = null; // lines up to this seq were cleared by the reader
 
 const logScroll = document.getElementById("log-scroll");
 const logEmpty = document.getElementById("logs-empty");
@@ -39,29 +48,59 @@ function scrollLogsToEnd() {
   jumpButton.hidden = true;
 }
 
+function lineElement(line) {
+  const el = document.createElement("div");
+  el.className = "log";
+  el.dataset.seq = line.seq;
+  el.dataset.level = line.level;
+  const time = document.createElement("span");
+  time.className = "log__time";
+  time.textContent = clock(line.time);
+  time.title = line.time;
+  const level = document.createElement("span");
+  level.className = "log__level";
+  level.textContent = line.level.slice(0, 4);
+  const message = document.createElement("span");
+  message.className = "log__msg";
+  message.textContent = line.message;
+  el.append(time, level, message);
+  el.hidden = !lineVisible(el);
+  return el;
+}
+
+/** Index of the first of `shown` (in seq order) whose seq is at least `seq`. */
+function seqIndex(shown, seq) {
+  let lo = 0;
+  let hi = shown.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Number(shown[mid].dataset.seq) < seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Show `lines` (in seq order) that are not shown yet; resolves to how many were new. */
 function appendLogs(lines) {
   const fragment = document.createDocumentFragment();
+  let shown = null; // the lines on screen, read once when a line goes between them
   let added = 0;
   for (const line of lines) {
-    if (lastSeq !== null && line.seq <= lastSeq) continue;
-    lastSeq = line.seq;
-    const el = document.createElement("div");
-    el.className = "log";
-    el.dataset.seq = line.seq;
-    el.dataset.level = line.level;
-    const time = document.createElement("span");
-    time.className = "log__time";
-    time.textContent = clock(line.time);
-    time.title = line.time;
-    const level = document.createElement("span");
-    level.className = "log__level";
-    level.textContent = line.level.slice(0, 4);
-    const message = document.createElement("span");
-    message.className = "log__msg";
-    message.textContent = line.message;
-    el.append(time, level, message);
-    el.hidden = !lineVisible(el);
-    fragment.append(el);
+    if (clearedThrough !== null && line.seq <= clearedThrough) continue;
+    if (lastSeq === null || line.seq > lastSeq) {
+      lastSeq = line.seq;
+      fragment.append(lineElement(line));
+      added += 1;
+      continue;
+    }
+    // An earlier seq than the newest shown: a line read back after later ones came.
+    shown ||= [...logScroll.querySelectorAll(".log")];
+    const at = seqIndex(shown, line.seq);
+    if (at < shown.length && Number(shown[at].dataset.seq) === line.seq) continue;
+    if (at === 0 && shown.length >= MAX_LOG_LINES) continue; // older than the kept tail
+    const el = lineElement(line);
+    logScroll.insertBefore(el, shown[at] || logEmpty);
+    shown.splice(at, 0, el);
     added += 1;
   }
   if (!added) return 0;
@@ -75,11 +114,21 @@ function appendLogs(lines) {
   return added;
 }
 
-/** The lines after the last one shown; resolves to how many there were. */
-export async function poll() {
-  const after = lastSeq === null ? "" : `&after_seq=${lastSeq}`;
-  const data = await getJSON(jobLogsUrl(uid, `limit=1000${after}`));
-  return appendLogs(data.lines);
+/** Every line after the last one read (page after page, until the API says no more
+ * follow); `ticket` is LiveFeed's, for this read. Resolves to how many were new. */
+export async function poll(ticket = null) {
+  let after = cursors.from(LOG);
+  let added = 0;
+  for (;;) {
+    const from = after === null ? "" : `&after_seq=${after}`;
+    const data = await getJSON(jobLogsUrl(uid, `limit=${PAGE_LINES}${from}`));
+    added += appendLogs(data.lines);
+    if (data.lines.length) cursors.read(LOG, data.lines[data.lines.length - 1].seq);
+    if (data.next_after_seq === null || data.next_after_seq === undefined) break;
+    after = data.next_after_seq;
+  }
+  cursors.readDone(ticket);
+  return added;
 }
 
 logScroll.addEventListener("scroll", () => {
@@ -92,6 +141,7 @@ levelSelect.addEventListener("change", filterLogs);
 logSearch.addEventListener("input", filterLogs);
 document.getElementById("log-clear").addEventListener("click", () => {
   for (const el of logScroll.querySelectorAll(".log")) el.remove();
+  clearedThrough = lastSeq;
   logEmpty.hidden = false;
   logEmpty.textContent = "Cleared. New lines appear here.";
   logCount();
@@ -107,7 +157,8 @@ logsToggle.addEventListener("click", () => {
 for (const el of logScroll.querySelectorAll(".log__time")) el.textContent = clock(el.dataset.time);
 scrollLogsToEnd();
 
-/** A `logs` push. */
-export function apply(msg) {
+/** A `logs` push, carried by the socket of `epoch`. */
+export function apply(msg, epoch = null) {
   appendLogs(msg.lines);
+  for (const line of msg.lines) cursors.pushed(LOG, line.seq, undefined, epoch);
 }

@@ -1,16 +1,22 @@
 // The loss chart, the small chart of every other key, and the metric cards above them.
 // Loaded once from the API, then appended to: pushed points (and polled ones) are added,
-// nothing already drawn is fetched again.
+// nothing already drawn is fetched again. Keys are logged at their own rates (train/loss
+// every step, val/loss every few hundred), so what the page missed is read per key, from
+// the last step it holds of that key (lib/catchup.js); a point read twice (pushed and
+// read) replaces the other by step.
 
 import { LineChart } from "../charts/line.js";
 import { firstJSON, getJSON, jobMetricsUrl } from "../lib/api.js";
+import { Cursors } from "../lib/catchup.js";
 import { metric, setText, steps, toNumber } from "../lib/format.js";
 import { boot, uid } from "./boot.js";
 
 const LOSS_KEYS = ["train/loss", "val/loss"];
 
-let lastStep = null; // the greatest step seen in any series; polls ask for more
+const cursors = new Cursors(); // per key: the last step held, the last one read
 const latest = { ...boot.latest };
+const MAX_KEYS = 100; // keys per request (the API's limit)
+let loading = null; // the first read, while it runs
 
 // --- charts -------------------------------------------------------------------------
 
@@ -95,8 +101,11 @@ function chartFor(key) {
   return smallChart(key);
 }
 
-function noteStep(points) {
-  for (const [step] of points) if (lastStep === null || step > lastStep) lastStep = step;
+/** The greatest step of `points` (in step order, but a push may be in parts). */
+function lastStepOf(points) {
+  let last = points[0][0];
+  for (const [step] of points) if (step > last) last = step;
+  return last;
 }
 
 // --- metric cards -------------------------------------------------------------------
@@ -128,10 +137,14 @@ function applySeries(series, { replace = false } = {}) {
     if (!points.length) continue;
     const chart = chartFor(key);
     if (chart) {
-      if (replace) chart.setPoints(key, points);
+      // Points pushed while the first read ran are kept: appending merges by step.
+      if (replace && chart.lastX(key) === null) chart.setPoints(key, points);
       else chart.append(key, points);
     }
-    noteStep(points);
+    // The card shows the newest step: a catch-up of older points (a key that lags) does
+    // not replace what a push already showed.
+    const held = cursors.newest(key);
+    if (held !== null && lastStepOf(points) < held) continue;
     if (!replace || !(key in latest)) updateMetricCard(key, points);
     else {
       const chartValue = smallCharts.get(key);
@@ -157,36 +170,87 @@ function clearChartEmpty() {
 }
 
 /** The series so far (the page's first read). */
-export async function load() {
-  if (!lossChart) return;
-  const data = await firstJSON(jobMetricsUrl(uid, "max_points=1000"));
-  const series = {};
-  for (const [key, value] of Object.entries(data.series)) series[key] = value.points;
-  applySeries(series, { replace: true });
-  if (!Object.keys(series).length) showChartEmpty("No metrics reported yet");
-  else if (!series["train/loss"] && !series["val/loss"]) lossChart.loaded();
-  for (const chart of smallCharts.values()) chart.loaded();
+export function load() {
+  if (!lossChart) return Promise.resolve();
+  loading ||= (async () => {
+    const data = await firstJSON(jobMetricsUrl(uid, "max_points=1000"));
+    const series = {};
+    for (const [key, value] of Object.entries(data.series)) {
+      series[key] = value.points;
+      if (value.points.length) cursors.read(key, lastStepOf(value.points));
+    }
+    applySeries(series, { replace: true });
+    if (!Object.keys(series).length) showChartEmpty("No metrics reported yet");
+    else if (!series["train/loss"] && !series["val/loss"]) lossChart.loaded();
+    for (const chart of smallCharts.values()) chart.loaded();
+  })();
+  return loading;
 }
 
-/** The points after the last step seen; resolves to how many there were. */
-export async function poll() {
+// A key can be named in `keys=` unless it holds a comma or edge spaces (the API splits
+// and trims the list); such keys are read with every other key.
+const nameable = (key) => key !== "" && !key.includes(",") && key.trim() === key;
+
+/** The series of `keys` (null: every key) after step `since` (null: all). */
+async function readSeries(keys, since) {
+  const query = ["max_points=10000"];
+  if (keys) query.push(`keys=${keys.map(encodeURIComponent).join(",")}`);
+  if (since !== null) query.push(`since_step=${since}`);
+  const data = await getJSON(jobMetricsUrl(uid, query.join("&")));
+  return data.series;
+}
+
+/** The reads of `keys` after `since`: named in parts of MAX_KEYS, or all keys at once. */
+function seriesReads(keys, since) {
+  const named = keys.filter(nameable);
+  const reads = [];
+  for (let i = 0; i < named.length; i += MAX_KEYS) reads.push(readSeries(named.slice(i, i + MAX_KEYS), since));
+  if (named.length < keys.length) reads.push(readSeries(null, since));
+  return reads;
+}
+
+/** What the page missed of every key: each key's points after the last step read of it
+ * (keys with the same last step share a request), and every point of keys it has not
+ * read yet (`metricKeys`: the job's keys, from its detail). `ticket` is LiveFeed's, for
+ * this read. Resolves to how many points came. */
+export async function poll(ticket = null, metricKeys = Promise.resolve([])) {
   if (!lossChart) return 0;
-  const since = lastStep === null ? "" : `&since_step=${lastStep}`;
-  const data = await getJSON(jobMetricsUrl(uid, `max_points=10000${since}`));
+  if (loading) await loading.catch(() => {});
+  const groups = cursors.groups();
+  const reads = [...groups].flatMap(([since, keys]) => seriesReads(keys, since));
+  const unread = new Set(cursors.unread());
+  reads.push(
+    metricKeys.then((keys) => {
+      for (const key of keys || []) if (!cursors.has(key)) unread.add(key);
+      return Promise.all(seriesReads([...unread], null));
+    }),
+  );
+  const answers = (await Promise.all(reads)).flat();
   const series = {};
-  let news = 0;
-  for (const [key, value] of Object.entries(data.series)) {
-    if (!value.points.length) continue;
-    series[key] = value.points;
-    news += value.points.length;
+  for (const answer of answers) {
+    for (const [key, value] of Object.entries(answer)) {
+      if (!value.points.length) continue;
+      // A key read twice (by name and among all keys) merges by step in the chart.
+      if (series[key]) {
+        const byStep = new Map(series[key].map((p) => [p[0], p]));
+        for (const p of value.points) byStep.set(p[0], p);
+        series[key] = [...byStep.values()].sort((a, b) => a[0] - b[0]);
+      } else series[key] = value.points;
+    }
   }
+  const news = Object.values(series).reduce((n, points) => n + points.length, 0);
   if (news) clearChartEmpty();
   applySeries(series);
+  for (const [key, points] of Object.entries(series)) cursors.read(key, lastStepOf(points));
+  cursors.readDone(ticket);
   return news;
 }
 
-/** A `metrics` push. */
-export function apply(msg) {
+/** A `metrics` push, carried by the socket of `epoch`. */
+export function apply(msg, epoch = null) {
   clearChartEmpty();
   applySeries(msg.series);
+  for (const [key, points] of Object.entries(msg.series)) {
+    if (points.length) cursors.pushed(key, lastStepOf(points), undefined, epoch);
+  }
 }

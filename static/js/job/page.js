@@ -1,5 +1,7 @@
 // Live job screen: charts fill in from the API, then follow /ws/jobs/<uid>/ (or polling).
-// Pushed points are appended to the charts; nothing already drawn is fetched again.
+// Pushed points are appended to the charts; nothing already drawn is fetched again, and
+// whatever the socket did not carry (before it joined, while it was down) is read back
+// per stream and per metric key (lib/catchup.js).
 //
 // The page's entry: each panel module (header, stages, metrics, resources, logs, alerts,
 // notes) reads its part of the API (`load`, `poll`) and applies its pushes (`apply`);
@@ -30,13 +32,13 @@ setInterval(() => {
 
 const feed = new LiveFeed({
   path: jobSocketPath(uid),
-  onMessage(msg) {
+  onMessage(msg, epoch) {
     switch (msg.type) {
       case EVENTS.METRICS:
-        metrics.apply(msg);
+        metrics.apply(msg, epoch);
         break;
       case EVENTS.LOGS:
-        logs.apply(msg);
+        logs.apply(msg, epoch);
         break;
       case EVENTS.STAGE:
         stages.apply(msg);
@@ -50,14 +52,24 @@ const feed = new LiveFeed({
         alerts.apply(msg);
         break;
       case EVENTS.RESOURCES:
-        resources.apply(msg);
+        resources.apply(msg, epoch);
         break;
       default:
         break;
     }
   },
-  async poll() {
-    const counts = await Promise.all([header.poll(), metrics.poll(), logs.poll(), resources.poll()]);
+  async poll(ticket) {
+    const detail = header.poll();
+    const counts = await Promise.all([
+      detail.then((d) => d.changed),
+      // Keys the page has not read yet come from the job's detail.
+      metrics.poll(
+        ticket,
+        detail.then((d) => d.metricKeys, () => []),
+      ),
+      logs.poll(ticket),
+      resources.poll(ticket),
+    ]);
     return counts.reduce((a, b) => a + b, 0);
   },
   expectActivity: () => header.isActive(),
@@ -91,10 +103,11 @@ async function start() {
   feed.start();
   const results = await Promise.allSettled([metrics.load(), resources.load()]);
   if (results.some((r) => r.status === "rejected")) feed.showBanner();
-  // The series were requested before the socket joined its group (earlier still when the
-  // page's inline script started them): once it carries pushes, read what came between.
+  // The series and the painted log lines were read before the socket joined its group
+  // (earlier still when the page's inline script started them): once it carries pushes,
+  // read what came between.
   await live;
-  if (!feed.paused) await Promise.allSettled([metrics.poll(), resources.poll()]);
+  if (!feed.paused) await feed.refresh({ quiet: true });
 }
 
 start();

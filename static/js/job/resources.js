@@ -1,15 +1,20 @@
 // Resource charts (GPU, CPU, memory, disk, network) on a shared time axis, with the
-// newest reading as each chart's headline.
+// newest reading as each chart's headline. What the page missed is read after the time
+// of the last sample it read (lib/catchup.js); a sample read twice replaces itself.
 
 import { LineChart, chartGroup } from "../charts/line.js";
 import { firstJSON, getJSON, jobResourcesUrl } from "../lib/api.js";
+import { Cursors, isoMicros } from "../lib/catchup.js";
 import { setText } from "../lib/format.js";
 import { uid } from "./boot.js";
 
 const GIB = 1024 ** 3;
 const MB = 1e6;
 
-let lastResourceTime = null;
+const SAMPLES = "samples"; // the one key of this stream
+const cursors = new Cursors(); // by sample time
+let newestShown = null; // time (µs) of the sample the headlines show
+let loading = null; // the first read, while it runs
 
 const resourceGroup = chartGroup();
 const resourceCharts = new Map();
@@ -106,18 +111,38 @@ function applySamples(samples, { replace = false } = {}) {
     else chart.append(seriesId, points);
   }
   const newest = samples[samples.length - 1];
-  lastResourceTime = newest.time;
+  const newestTime = isoMicros(newest.time);
+  // The headlines show the newest sample: a catch-up of older ones leaves them.
+  const current = newestShown === null || newestTime >= newestShown;
+  if (current) newestShown = newestTime;
   const values = resourceValues(newest);
   for (const [id, chart] of resourceCharts) {
-    setText(chart.$el.querySelector('[data-f="value"]'), resourceHeadline(id, newest, values[id] || {}));
+    if (current) setText(chart.$el.querySelector('[data-f="value"]'), resourceHeadline(id, newest, values[id] || {}));
     chart.loaded();
   }
 }
 
+/** The time of the newest of `samples`, as a reading position. */
+function newestOf(samples) {
+  let best = null;
+  for (const sample of samples) {
+    const at = isoMicros(sample.time);
+    if (best === null || at > best.at) best = { at, time: sample.time };
+  }
+  return best;
+}
+
 /** The samples so far (the page's first read). */
-export async function load() {
-  if (!resourceCharts.size) return;
+export function load() {
+  if (!resourceCharts.size) return Promise.resolve();
+  loading ||= loadOnce();
+  return loading;
+}
+
+async function loadOnce() {
   const data = await firstJSON(jobResourcesUrl(uid, "max_points=400"));
+  const newest = newestOf(data.samples);
+  if (newest) cursors.read(SAMPLES, newest.at, newest.time);
   applySamples(data.samples, { replace: true });
   if (!data.samples.length) {
     for (const chart of resourceCharts.values()) {
@@ -133,20 +158,27 @@ export async function load() {
   }
 }
 
-/** The samples after the newest one shown; resolves to how many there were. */
-export async function poll() {
+/** The samples after the newest one read; `ticket` is LiveFeed's, for this read.
+ * Resolves to how many there were. */
+export async function poll(ticket = null) {
   if (!resourceCharts.size) return 0;
-  const since = lastResourceTime ? `&since=${encodeURIComponent(lastResourceTime)}` : "";
+  if (loading) await loading.catch(() => {});
+  const after = cursors.from(SAMPLES);
+  const since = after ? `&since=${encodeURIComponent(after)}` : "";
   const data = await getJSON(jobResourcesUrl(uid, `max_points=400${since}`));
   if (data.samples.length) {
     for (const el of document.querySelectorAll("#resources .chart-empty")) el.remove();
   }
   applySamples(data.samples);
+  const newest = newestOf(data.samples);
+  if (newest) cursors.read(SAMPLES, newest.at, newest.time);
+  cursors.readDone(ticket);
   return data.samples.length;
 }
 
-/** A `resources` push. */
-export function apply(msg) {
+/** A `resources` push, carried by the socket of `epoch`. */
+export function apply(msg, epoch = null) {
   for (const el of document.querySelectorAll("#resources .chart-empty")) el.remove();
   applySamples([msg.sample]);
+  cursors.pushed(SAMPLES, isoMicros(msg.sample.time), msg.sample.time, epoch);
 }

@@ -5,6 +5,11 @@
 // the socket is down, or open but silent while polls keep finding news, as when a
 // writer runs in another process without a shared channel layer), "paused" (the reader
 // stopped updates), "offline" (nothing answers; a banner says so).
+//
+// Pushes are not replayed: each socket confirmed after the first is followed by a read of
+// what the page missed (`refresh`). Each confirmation starts a new `epoch`; reads get a
+// `ticket` that tells, once they complete, whether the socket confirmed before they
+// started is still open, i.e. whether its pushes continue what they read (lib/catchup.js).
 
 import { EVENTS } from "./events.js";
 import { setText } from "./format.js";
@@ -18,9 +23,11 @@ export class LiveFeed {
   /**
    * @param {object} o
    * @param {string} o.path  WebSocket path, e.g. "/ws/jobs/<uid>/"
-   * @param {(msg: object) => void} o.onMessage  a pushed payload
-   * @param {() => Promise<number>} o.poll  fetch and apply what changed since the last
-   *   update; resolves to how many things were new; throws when the API is unreachable
+   * @param {(msg: object, epoch: number) => void} o.onMessage  a pushed payload, and the
+   *   epoch of the socket that carried it
+   * @param {(ticket: object) => Promise<number>} o.poll  fetch and apply what changed
+   *   since the last update (a read started with `ticket`); resolves to how many things
+   *   were new; throws when the API is unreachable
    * @param {() => boolean} [o.expectActivity]  whether updates are due (e.g. a job is
    *   running); while true, an open socket that stays silent is checked by polling
    */
@@ -43,6 +50,7 @@ export class LiveFeed {
     this.polling = false;
     this.everOpened = false;
     this.socketOpen = false;
+    this.epoch = 0; // one per confirmed socket
     this.listeners = new Set();
     const params = new URLSearchParams(location.search);
     // ?transport=poll forces the fallback, to check it (and for proxies without WebSockets).
@@ -102,7 +110,7 @@ export class LiveFeed {
       this.checkDelay = POLL_MS;
       this.nextCheck = 0;
       if (this.state !== "live") this.setState("live");
-      this.onMessage(msg);
+      this.onMessage(msg, this.epoch);
     });
     socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
@@ -121,11 +129,20 @@ export class LiveFeed {
     const reconnected = this.everOpened;
     this.everOpened = true;
     this.socketOpen = true;
+    this.epoch += 1;
     this.attempt = 0;
     this.lastPush = Date.now();
     this.setState("live");
     // Whatever happened while the socket was down is fetched once.
     if (reconnected) this.refresh({ quiet: true });
+  }
+
+  /** For a read about to start: `epoch` is the open socket's (null when none), and
+   * `current()` says, when the read has completed, whether that socket is still open, so
+   * that its pushes continue what the read returned. */
+  ticket() {
+    const epoch = this.socketOpen ? this.epoch : null;
+    return { epoch, current: () => epoch !== null && this.socketOpen && this.epoch === epoch };
   }
 
   send(msg) {
@@ -166,7 +183,7 @@ export class LiveFeed {
     if (this.polling || this.paused) return;
     this.polling = true;
     try {
-      const news = await this.poll();
+      const news = await this.poll(this.ticket());
       this.touch();
       if (this.paused) return;
       if (checkingSocket) {
@@ -187,7 +204,7 @@ export class LiveFeed {
   /** Fetch now (the Refresh button and `r`); works while paused too. */
   async refresh({ quiet = false } = {}) {
     try {
-      await this.poll();
+      await this.poll(this.ticket());
       this.touch();
       this.hideBanner();
     } catch {
