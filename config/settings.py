@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "jobs.web.access.project_menu",
             ],
             # The pages' template tags live in the web room, not in an app's templatetags.
             "libraries": {"tuneboard": "jobs.web.templatetags.tuneboard"},

@@ -9,7 +9,10 @@ same types in `static/js/lib/events.js`. Only service modules send these message
 
 from jobs.core.values import encode_float, isoformat
 
-DASHBOARD_GROUP = "dashboard"
+
+def dashboard_group(project_id):
+    """The Channels group of dashboards that show one project's jobs."""
+    return f"dashboard.{project_id}"
 
 
 def job_group(uid):
@@ -17,14 +20,14 @@ def job_group(uid):
     return f"job.{uid}"
 
 
-# Message types. Job group (`/ws/jobs/{uid}/`; `resources` goes to the dashboard too):
+# Message types. Job group (`/ws/jobs/{uid}/`):
 METRICS = "metrics"
 LOGS = "logs"
 STAGE = "stage"
 STATUS = "status"
 RESOURCES = "resources"
 ALERTS = "alerts"
-# Dashboard group (`/ws/dashboard/`):
+# Dashboard groups (`/ws/dashboard/`, one per project):
 JOB = "job"
 JOB_METRICS = "job_metrics"
 JOB_ALERTS = "job_alerts"

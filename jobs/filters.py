@@ -23,6 +23,9 @@ class JobFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="base_model", help_text="Exact base model.")
     dataset = django_filters.CharFilter(help_text="Exact dataset.")
     tag = django_filters.CharFilter(method="filter_tag", help_text="Jobs carrying this tag.")
+    project = django_filters.CharFilter(
+        field_name="project__slug", help_text="Jobs of this project (its slug)."
+    )
     q = django_filters.CharFilter(
         method="filter_search", help_text="Text in name, uid, model or dataset."
     )

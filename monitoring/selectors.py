@@ -16,8 +16,8 @@ from django.db.models.functions import Cast
 
 from jobs.core.values import isoformat
 from jobs.events import eta_seconds
-from jobs.models import Job, JobStatus
-from jobs.selectors import DEFAULT_MAX_POINTS, job_step_rate
+from jobs.models import JobStatus
+from jobs.selectors import DEFAULT_MAX_POINTS, job_step_rate, jobs_in
 
 from .models import GPU_FIELDS, INTEGER_FIELDS, SCALAR_FIELDS, ResourceSample
 
@@ -122,14 +122,15 @@ def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_P
     return {"total": total, "downsampled": True, "samples": out}
 
 
-def training_summary():
+def training_summary(projects=None):
     """Across running jobs: how many, mean GPU utilisation, latest losses, throughput."""
 
     def newest(**lookup):
         return ResourceSample.objects.filter(**lookup).order_by("-time", "-id").values("pk")[:1]
 
     running = list(
-        Job.objects.filter(status=JobStatus.RUNNING)
+        jobs_in(projects)
+        .filter(status=JobStatus.RUNNING)
         .defer("config", "notes", "deployment", "error_traceback")
         .annotate(
             job_sample=Subquery(newest(job_id=OuterRef("pk"))),
@@ -139,7 +140,7 @@ def training_summary():
     )
     sample_ids = {job.job_sample or job.host_sample for job in running} - {None}
     samples = ResourceSample.objects.in_bulk(sample_ids)
-    queued = Job.objects.filter(status=JobStatus.QUEUED).count()
+    queued = jobs_in(projects).filter(status=JobStatus.QUEUED).count()
     jobs, utils, throughput = [], [], 0.0
     for job in running:
         sample = samples.get(job.job_sample or job.host_sample)

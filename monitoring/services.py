@@ -108,11 +108,11 @@ def resource_samples_ingest(*, host, samples, jobs=(), broadcast=True):
             for row in rows:
                 newest[row.job_id] = row
             for row in newest.values():
-                payload = events.resources_message(row.to_dict())
-                groups = [events.DASHBOARD_GROUP] + (
-                    [events.job_group(row.job.uid)] if row.job else []
-                )
-                broadcast_after_commit(groups, payload)
+                # Only job pages draw samples; a host's samples without a job are read
+                # from the API, never pushed (the dashboard shows no resources).
+                if row.job:
+                    payload = events.resources_message(row.to_dict())
+                    broadcast_after_commit([events.job_group(row.job.uid)], payload)
         if jobs:
             Job.objects.filter(pk__in=[j.pk for j in jobs], host="").update(host=host)
     return len(rows)

@@ -1,7 +1,8 @@
-"""API tokens: who reports to Tuneboard, and where they may write.
+"""Projects, their members and roles, and API tokens: who may see and change which jobs.
 
-Defined here, in the accounts room, and registered under the `jobs` app (the table stays
-`jobs_apitoken`); `jobs.models` imports it so Django finds it.
+Defined here, in the accounts room, and registered under the `jobs` app (tables
+`jobs_project`, `jobs_membership`, `jobs_apitoken`); `jobs.models` imports them so Django
+finds them.
 """
 
 import hashlib
@@ -9,6 +10,71 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    """What a member may do in a project; each role includes the ones before it."""
+
+    VIEWER = "viewer", "Viewer"  # read jobs, pages, exports
+    EDITOR = "editor", "Editor"  # write jobs (reporting tokens), comment, edit notes and tags
+    ADMIN = "admin", "Admin"  # members, tokens, share links, delete
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
+DEFAULT_PROJECT_SLUG = "default"
+
+
+def role_at_least(role, minimum):
+    """Whether `role` (or None) grants what `minimum` needs."""
+    return bool(role) and ROLE_RANK[role] >= ROLE_RANK[minimum]
+
+
+class Project(models.Model):
+    """A group of jobs with its own members. Every job belongs to exactly one project."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A role every signed-in user has here without being a member (blank: members only).
+    # The default project of an installation is open to everyone as editor, as Tuneboard
+    # was before projects existed; new projects are for their members.
+    everyone_role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+def default_project_id():
+    """The installation's default project (created on first use): where jobs reported
+    without a project go. A callable default, so every way of making a job gets one."""
+    project, _ = Project.objects.get_or_create(
+        slug=DEFAULT_PROJECT_SLUG, defaults={"name": "Default", "everyone_role": Role.EDITOR}
+    )
+    return project.pk
 
 
 def token_hash(raw_token):
@@ -32,6 +98,10 @@ class ApiToken(models.Model):
     # or to jobs carrying a tag that starts with one of the prefixes.
     job_scope = models.JSONField(default=list, blank=True)
     tag_prefixes = models.JSONField(default=list, blank=True)
+    # The projects the token acts in (none: every project its user may access), and the
+    # most it may do there; its user's own role caps it.
+    projects = models.ManyToManyField(Project, blank=True, related_name="tokens")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
 
     class Meta:
         ordering = ["-created_at"]

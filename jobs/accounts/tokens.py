@@ -1,5 +1,6 @@
 """Looking up the API token a request presents."""
 
+from django.db.models import Count
 from django.utils import timezone
 
 from .models import ApiToken, token_hash
@@ -19,7 +20,11 @@ class TokenRejected(Exception):
 def token_lookup(raw):
     """The active token for `raw`, or raise `TokenRejected`."""
     try:
-        token = ApiToken.objects.select_related("user").get(key_hash=token_hash(raw))
+        token = (
+            ApiToken.objects.select_related("user")
+            .annotate(project_count=Count("projects"))
+            .get(key_hash=token_hash(raw))
+        )
     except ApiToken.DoesNotExist:
         raise TokenRejected("Invalid token.") from None
     if token.revoked_at:

@@ -19,9 +19,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView, exception_handler
 
+from jobs.accounts.permissions import is_token, readable_project_ids
 from jobs.api.serializers.outputs import DetailOutput
 from jobs.core.validation import Conflict, InvalidInput
-from jobs.models import Job
+from jobs.selectors import jobs_in
 
 # --- request body ------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class IngestThrottleMixin:
 class JobWriteMixin(IngestThrottleMixin):
     def job_for_write(self, request, uid):
         """The job to write to; 404 if unknown, 403 if the token's scope misses it."""
-        job = job_or_404(uid)
+        job = job_or_404(uid, request)
         self.check_object_permissions(request, job)
         return job
 
@@ -178,8 +179,20 @@ def body(serializer_class, request):
     return serializer.validated_data
 
 
-def job_or_404(uid, queryset=None):
-    job = (queryset if queryset is not None else Job.objects).filter(uid=uid).first()
+def request_token(request):
+    """The API token the request authenticated with, or None (a session)."""
+    return request.auth if is_token(request.auth) else None
+
+
+def request_projects(request):
+    """The ids of the projects whose jobs this request may see (None: all)."""
+    return readable_project_ids(request.user, request_token(request))
+
+
+def job_or_404(uid, request):
+    """The job with this uid if the request may see it; else 404, whether or not it
+    exists elsewhere, so other projects' jobs do not leak."""
+    job = jobs_in(request_projects(request)).filter(uid=uid).first()
     if job is None:
         raise NotFound(f"No job with uid '{uid}'.")
     return job

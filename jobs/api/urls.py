@@ -6,7 +6,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import export, jobs, logs, metrics, resources, stages, status
+from .views import export, jobs, logs, metrics, projects, resources, stages, status
 
 urlpatterns = [
     path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
@@ -30,6 +30,17 @@ urlpatterns = [
     ),
     path("training/summary", status.TrainingSummaryApi.as_view(), name="api-training-summary"),
     path("resources", resources.ResourceIngestApi.as_view(), name="api-resources"),
+    path("projects", projects.ProjectListApi.as_view(), name="api-projects"),
+    path(
+        "projects/<slug:slug>/members",
+        projects.ProjectMembersApi.as_view(),
+        name="api-project-members",
+    ),
+    path(
+        "projects/<slug:slug>/members/<str:username>",
+        projects.ProjectMemberApi.as_view(),
+        name="api-project-member",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

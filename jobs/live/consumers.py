@@ -20,9 +20,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from jobs.events import DASHBOARD_GROUP, job_group
+from jobs.accounts.models import default_project_id
+from jobs.accounts.permissions import readable_project_ids, user_may_read
+from jobs.events import dashboard_group, job_group
 from jobs.live.sessions import socket_groups
-from jobs.models import Job
+from jobs.models import Project
+from jobs.selectors import jobs_in
 
 logger = logging.getLogger(__name__)
 
@@ -123,24 +126,31 @@ class OutboundBacklog:
 
 class _GroupConsumer(AsyncJsonWebsocketConsumer):
     group = None
+    followed = ()
     backlog = None
     protocol = None
     sign_in_groups = ()
 
     def may_read(self):
-        user = self.scope.get("user")
-        return settings.TUNEBOARD_PUBLIC_READ or bool(user and user.is_authenticated)
+        return user_may_read(self.scope.get("user"))
 
-    async def join(self, group):
-        """Follow `group`'s pushes, and close when the viewer's sign-in ends (sessions.py)."""
-        self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
+    @database_sync_to_async
+    def readable_projects(self):
+        """The ids of the projects whose jobs the viewer may see (None: all)."""
+        return readable_project_ids(self.scope.get("user"))
+
+    async def join(self, *groups):
+        """Follow `groups`' pushes, and close when the viewer's sign-in ends (sessions.py)."""
+        self.group = groups[0] if groups else None
+        self.followed = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         self.sign_in_groups = socket_groups(self.scope)
         for name in self.sign_in_groups:
             await self.channel_layer.group_add(name, self.channel_name)
 
     async def disconnect(self, code):
-        for name in (self.group, *self.sign_in_groups):
+        for name in (*self.followed, *self.sign_in_groups):
             if name:
                 await self.channel_layer.group_discard(name, self.channel_name)
 
@@ -211,23 +221,32 @@ class JobConsumer(_GroupConsumer):
 
     async def connect(self):
         uid = self.scope["url_route"]["kwargs"]["uid"]
-        if not self.may_read() or not await self._job_exists(uid):
+        if not self.may_read() or not await self._job_visible(uid):
             await self.close(code=4403)
             return
         await self.join(job_group(uid))
         await self.accept()
 
     @database_sync_to_async
-    def _job_exists(self, uid):
-        return Job.objects.filter(uid=uid).exists()
+    def _job_visible(self, uid):
+        projects = readable_project_ids(self.scope.get("user"))
+        return jobs_in(projects).filter(uid=uid).exists()
 
 
 class DashboardConsumer(_GroupConsumer):
-    """Pushes job status, progress and loss changes to the dashboard."""
+    """Pushes status, progress and loss changes of the jobs of every project the viewer
+    may see (one group per project; a project created later is followed after the page
+    reconnects)."""
 
     async def connect(self):
         if not self.may_read():
             await self.close(code=4403)
             return
-        await self.join(DASHBOARD_GROUP)
+        await self.join(*[dashboard_group(p) for p in sorted(await self._project_ids())])
         await self.accept()
+
+    @database_sync_to_async
+    def _project_ids(self):
+        default_project_id()  # a fresh installation's first jobs go there: follow it too
+        projects = readable_project_ids(self.scope.get("user"))
+        return set(Project.objects.values_list("pk", flat=True)) if projects is None else projects

@@ -3,7 +3,14 @@
 API tokens live in `jobs.accounts.models` and are registered here, under the `jobs` app.
 """
 
-from jobs.accounts.models import ApiToken, token_hash
+from jobs.accounts.models import (
+    ApiToken,
+    Membership,
+    Project,
+    Role,
+    role_at_least,
+    token_hash,
+)
 
 from .alerts import Alert
 from .job import (
@@ -29,10 +36,14 @@ __all__ = [
     "JobStatus",
     "LogEntry",
     "LogLevel",
+    "Membership",
     "MetricPoint",
     "MetricRollup",
+    "Project",
+    "Role",
     "Stage",
     "StageName",
     "StageStatus",
+    "role_at_least",
     "token_hash",
 ]

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils import timezone
 
+from jobs.accounts.models import default_project_id
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -37,6 +39,14 @@ class StageStatus(models.TextChoices):
 
 class Job(models.Model):
     uid = models.SlugField(max_length=64, unique=True)
+    # Who may see and change the job (jobs.accounts); PROTECT: a project with jobs is
+    # emptied before it can go.
+    project = models.ForeignKey(
+        "jobs.Project",
+        on_delete=models.PROTECT,
+        related_name="jobs",
+        default=default_project_id,
+    )
     name = models.CharField(max_length=200)
     base_model = models.CharField("model", max_length=200, blank=True)
     dataset = models.CharField(max_length=200, blank=True)
@@ -85,6 +95,8 @@ class Job(models.Model):
             models.Index(fields=["status", "-created_at"], name="job_status_created_idx"),
             # /api/jobs default ordering.
             models.Index(fields=["-created_at"], name="job_created_idx"),
+            # The dashboard and /api/jobs of one project: WHERE project=? ORDER BY created.
+            models.Index(fields=["project", "-created_at"], name="job_project_created_idx"),
             # The sampler looks up running jobs on its host each tick.
             models.Index(fields=["host", "status"], name="job_host_status_idx"),
         ]

@@ -21,6 +21,7 @@ from .jobs import (
     job_statistics,
     job_step_rate,
     job_training_status,
+    jobs_in,
     past_jobs_queryset,
 )
 from .logs import LOG_LEVELS, LOG_PAGE_DEFAULT, LOG_PAGE_MAX, log_levels_at_least, log_page
@@ -60,6 +61,7 @@ __all__ = [
     "job_statistics",
     "job_step_rate",
     "job_training_status",
+    "jobs_in",
     "log_levels_at_least",
     "log_page",
     "metric_best_point",

@@ -36,35 +36,41 @@ STEP_RATE_SAMPLE = 240
 STATISTICS_DAYS = 30
 
 
-def job_queryset():
+def jobs_in(projects):
+    """Jobs of the projects with these ids (`jobs.accounts.permissions
+    .readable_project_ids` of the reader); None means every project."""
+    return Job.objects.all() if projects is None else Job.objects.filter(project_id__in=projects)
+
+
+def job_queryset(projects=None):
     """Jobs with their stages prefetched in order: lists cost a fixed number of queries."""
-    return Job.objects.prefetch_related(
+    return jobs_in(projects).prefetch_related(
         Prefetch("stages", queryset=Stage.objects.order_by("order"))
     )
 
 
-def job_list_queryset():
-    """All jobs for lists and cards; wide fields no card shows are left in the database."""
-    return job_queryset().defer("config", "notes", "deployment")
+def job_list_queryset(projects=None):
+    """Jobs for lists and cards; wide fields no card shows are left in the database."""
+    return job_queryset(projects).defer("config", "notes", "deployment")
 
 
-def current_jobs_queryset():
+def current_jobs_queryset(projects=None):
     """Running jobs (most recently started first), then queued jobs in queue order."""
     running_first = Case(
         When(status=JobStatus.RUNNING, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
     return (
-        job_list_queryset()
+        job_list_queryset(projects)
         .filter(status__in=CURRENT_STATUSES)
         .annotate(running_first=running_first)
         .order_by("running_first", F("started_at").desc(nulls_last=True), "queue_position", "id")
     )
 
 
-def past_jobs_queryset():
+def past_jobs_queryset(projects=None):
     """Completed, failed and cancelled jobs, most recently finished first."""
     return (
-        job_list_queryset()
+        job_list_queryset(projects)
         .filter(status__in=FINISHED_STATUSES)
         .order_by(F("finished_at").desc(nulls_last=True), "-id")
     )
@@ -153,7 +159,7 @@ def job_training_status(job):
     }
 
 
-def job_statistics(*, now=None, per_day=True):
+def job_statistics(*, now=None, per_day=True, projects=None):
     """Counts by status, success rate, mean duration, GPU-hours and jobs per day.
 
     Success rate is completed / (completed + failed + cancelled). GPU-hours sum each
@@ -163,16 +169,14 @@ def job_statistics(*, now=None, per_day=True):
     SQLite its date cast runs in Python for every recent job.
     """
     now = now or timezone.now()
+    jobs = jobs_in(projects)
     counts = dict.fromkeys(JobStatus.values, 0)
     counts.update(
-        Job.objects.order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+        jobs.order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )
     finished = sum(counts[status] for status in FINISHED_STATUSES)
     mean = (
-        Job.objects.filter(
+        jobs.filter(
             status__in=FINISHED_STATUSES, started_at__isnull=False, finished_at__isnull=False
         )
         .order_by()
@@ -183,7 +187,7 @@ def job_statistics(*, now=None, per_day=True):
         )["mean"]
     )
     gpu_seconds = 0.0
-    timings = Job.objects.filter(started_at__isnull=False).values_list(
+    timings = jobs.filter(started_at__isnull=False).values_list(
         "started_at", "finished_at", "config__num_gpus"
     )
     for started_at, finished_at, num_gpus in timings.iterator(chunk_size=2000):
@@ -202,7 +206,7 @@ def job_statistics(*, now=None, per_day=True):
         return result
     first_day = (now - timedelta(days=STATISTICS_DAYS - 1)).date()
     created = dict(
-        Job.objects.filter(created_at__date__gte=first_day)
+        jobs.filter(created_at__date__gte=first_day)
         .annotate(day=TruncDate("created_at"))
         .order_by()
         .values_list("day")
@@ -216,27 +220,28 @@ def job_statistics(*, now=None, per_day=True):
     return result
 
 
-def job_by_uid(uid, *, with_stages=False):
-    """The job with this uid, or None; `with_stages` prefetches its stages in order."""
-    jobs = job_queryset() if with_stages else Job.objects.all()
+def job_by_uid(uid, *, with_stages=False, projects=None):
+    """The job with this uid among `projects`' jobs, or None; `with_stages` prefetches its
+    stages in order."""
+    jobs = job_queryset(projects) if with_stages else jobs_in(projects)
     try:
         return jobs.get(uid=uid)
     except Job.DoesNotExist:
         return None
 
 
-def job_by_uids(uids):
-    """{uid: job} for those of `uids` that exist, in one query."""
-    return {job.uid: job for job in Job.objects.filter(uid__in=uids)}
+def job_by_uids(uids, *, projects=None):
+    """{uid: job} for those of `uids` that exist among `projects`' jobs, in one query."""
+    return {job.uid: job for job in jobs_in(projects).filter(uid__in=uids)}
 
 
-def job_list_page(*, params, limit):
+def job_list_page(*, params, limit, projects=None):
     """(count, first `limit` jobs) of the list `params` filter (`JobFilter`'s fields)."""
-    jobs = JobFilter(params, queryset=job_list_queryset()).qs
+    jobs = JobFilter(params, queryset=job_list_queryset(projects)).qs
     return jobs.count(), list(jobs[:limit])
 
 
-def job_filter_options():
+def job_filter_options(projects=None):
     """(models, tags) for the dashboard's filter lists, each sorted.
 
     Two DISTINCT queries: tags come from the distinct `tags_text` strings (",a,b,"), so
@@ -244,13 +249,18 @@ def job_filter_options():
     and no job's JSON is decoded.
     """
     models = list(
-        Job.objects.exclude(base_model="")
+        jobs_in(projects)
+        .exclude(base_model="")
         .order_by("base_model")
         .values_list("base_model", flat=True)
         .distinct()
     )
     tag_sets = (
-        Job.objects.exclude(tags_text="").order_by().values_list("tags_text", flat=True).distinct()
+        jobs_in(projects)
+        .exclude(tags_text="")
+        .order_by()
+        .values_list("tags_text", flat=True)
+        .distinct()
     )
     tags = sorted({tag for text in tag_sets for tag in text.split(",") if tag})
     return models, tags

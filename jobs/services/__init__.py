@@ -23,6 +23,7 @@ from .jobs import (
 )
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
+from .projects import member_remove, member_set, project_create
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -39,7 +40,10 @@ __all__ = [
     "job_status_update",
     "job_update_details",
     "logs_ingest",
+    "member_remove",
+    "member_set",
     "metrics_ingest",
+    "project_create",
     "queue_renumber",
     "stage_move",
     "token_create",

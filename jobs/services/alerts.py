@@ -57,7 +57,8 @@ def alerts_sync(*, job, findings, now=None):
             )
             broadcast_after_commit([events.job_group(job.uid)], message)
             broadcast_after_commit(
-                [events.DASHBOARD_GROUP], events.job_alerts_message(job.uid, summary)
+                [events.dashboard_group(job.project_id)],
+                events.job_alerts_message(job.uid, summary),
             )
     return created
 

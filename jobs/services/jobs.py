@@ -109,7 +109,7 @@ def queue_renumber():
 
 def job_broadcast(job, stages=None, *, extra=None):
     card = events.job_card(job, stages)
-    broadcast_after_commit([events.DASHBOARD_GROUP], events.job_message(card))
+    broadcast_after_commit([events.dashboard_group(job.project_id)], events.job_message(card))
     broadcast_after_commit([events.job_group(job.uid)], events.status_message(card, extra))
 
 
@@ -124,8 +124,10 @@ def job_create(
     total_steps=None,
     total_epochs=None,
     host=None,
+    project=None,
 ):
     """Create a queued job with its five pending stages; a known `uid` returns that job.
+    `project` (a `Project`) defaults to the installation's default project.
 
     Returns `(job, created)`.
     """
@@ -153,6 +155,8 @@ def job_create(
     try:
         with transaction.atomic():
             job = Job(**cleaned, status=JobStatus.QUEUED, queue_position=10**6)
+            if project is not None:
+                job.project = project
             job.save()
             job_stages_create(job)
             queue_renumber()
@@ -369,10 +373,11 @@ def job_update_details(*, job, tags=None, notes=None):
 
 def job_delete(*, job):
     """Delete a job with everything it owns, and tell the dashboard."""
-    uid = job.uid
+    uid, project_id = job.uid, job.project_id
     with transaction.atomic():
         was_queued = job.status == JobStatus.QUEUED
         job.delete()
         if was_queued:
             queue_renumber()
-        broadcast_after_commit([events.DASHBOARD_GROUP], events.job_deleted_message(uid))
+        message = events.job_deleted_message(uid)
+        broadcast_after_commit([events.dashboard_group(project_id)], message)

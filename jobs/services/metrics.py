@@ -159,7 +159,7 @@ def metrics_ingest(*, job, points):
                 latest_loss=latest[LOSS_KEY]["value"],
                 loss_sparkline=update["loss_sparkline"],
             )
-            broadcast_after_commit([events.DASHBOARD_GROUP], message)
+            broadcast_after_commit([events.dashboard_group(job.project_id)], message)
     return len(cleaned)
 
 

@@ -4,17 +4,37 @@ import secrets
 
 from django.utils import timezone
 
-from jobs.accounts.models import ApiToken, token_hash
+from jobs.accounts.models import ApiToken, Project, Role, token_hash
 from jobs.core.validation import InvalidInput, clean_text, parse_field
 
 from .jobs import UID_RE
 
-# --- tokens ------------------------------------------------------------------------
 
+def token_create(
+    *,
+    user,
+    name,
+    job_scope=None,
+    tag_prefixes=None,
+    expires_at=None,
+    projects=None,
+    role=Role.EDITOR,
+):
+    """Create an API token; returns `(token, raw)`. The raw token is never stored.
 
-def token_create(*, user, name, job_scope=None, tag_prefixes=None, expires_at=None):
-    """Create an API token; returns `(token, raw)`. The raw token is never stored."""
+    `projects` (slugs) limits the token to those projects, `role` to what it may do there
+    (its user's own role caps it); without projects it acts in every project its user
+    may access.
+    """
     errors = {}
+    chosen = []
+    if projects:
+        chosen = list(Project.objects.filter(slug__in=projects))
+        missing = sorted(set(projects) - {p.slug for p in chosen})
+        if missing:
+            errors["projects"] = [f"No project {', '.join(repr(m) for m in missing)}."]
+    if role not in Role.values:
+        errors["role"] = [f'"{role}" is not a valid role; one of {", ".join(Role.values)}.']
     name = parse_field(errors, "name", clean_text, name, max_length=100, required=True)
     if job_scope is not None and not (
         isinstance(job_scope, list)
@@ -36,7 +56,10 @@ def token_create(*, user, name, job_scope=None, tag_prefixes=None, expires_at=No
         job_scope=job_scope or [],
         tag_prefixes=tag_prefixes or [],
         expires_at=expires_at,
+        role=role,
     )
+    if chosen:
+        token.projects.set(chosen)
     return token, raw
 
 

@@ -39,8 +39,9 @@ def test_job_list_costs_the_same_queries_for_10_and_200_jobs(session_client, cou
     with CaptureQueriesContext(connection) as queries:
         response = session_client.get("/api/jobs?page_size=200")
     assert len(response.json()["results"]) == count
-    # session + user, count, page, stages: the same whatever the number of jobs.
-    assert len(queries.captured_queries) == 5
+    # session + user, the user's project roles, count, page, stages: the same whatever
+    # the number of jobs.
+    assert len(queries.captured_queries) == 6
 
 
 def test_job_list_pages_are_bounded(token_client):

@@ -40,6 +40,12 @@ class JobCreateInput(serializers.Serializer):
     total_steps = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     total_epochs = serializers.FloatField(required=False, allow_null=True, min_value=0)
     host = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    project = serializers.SlugField(
+        required=False,
+        max_length=64,
+        help_text="The project's slug. Default: the token's only project, else the default "
+        "project.",
+    )
 
     def validate_config(self, value):
         _finite_json(value)

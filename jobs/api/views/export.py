@@ -98,7 +98,7 @@ class JobExportApi(ApiView):
         """Every point of the job, ordered by key then step, streamed in constant memory:
         CSV (`key,step,epoch,value,time`) or a JSON array of {key, step, epoch, value,
         time}. NaN/±inf as "NaN", "Infinity", "-Infinity"."""
-        job = job_or_404(uid)
+        job = job_or_404(uid, request)
         fmt = query_params(ExportQuery, request)["format"]
         rows = selectors.metric_export_rows(job)
         chunks = _csv_chunks(rows) if fmt == "csv" else _json_chunks(rows)

@@ -1,13 +1,13 @@
 """Job lists (all, current, past), statistics, creating a job and one job's detail."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from jobs import selectors, services
-from jobs.accounts.permissions import token_may_write
+from jobs.accounts.permissions import may, project_for_new_job, token_may_write
 from jobs.api.http import (
     ERRORS_JOB_READ,
     ERRORS_READ,
@@ -17,12 +17,15 @@ from jobs.api.http import (
     JSONBodyParser,
     body,
     job_or_404,
+    request_projects,
+    request_token,
 )
 from jobs.api.serializers.inputs import JobCreateInput
 from jobs.api.serializers.outputs import JobCardOutput, JobDetailOutput, StatisticsOutput
+from jobs.core.validation import Conflict, InvalidInput
 from jobs.events import job_card
 from jobs.filters import JobFilter
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, Project
 from monitoring.selectors import resource_latest
 
 
@@ -62,7 +65,7 @@ class JobListApi(_JobListBase):
     """GET: all jobs, newest first. POST: create a queued job (token)."""
 
     def get_queryset(self):
-        return selectors.job_list_queryset()
+        return selectors.job_list_queryset(request_projects(self.request))
 
     @extend_schema(summary="List jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ})
     def get(self, request, *args, **kwargs):
@@ -85,11 +88,19 @@ class JobListApi(_JobListBase):
         reuses its job. A scoped token may only create (or reuse) jobs its scope covers.
         """
         data = body(JobCreateInput, request)
-        existing = Job.objects.filter(uid=data["uid"]).first() if data.get("uid") else None
+        token = request_token(request)
+        try:
+            project = project_for_new_job(request.user, token, data.pop("project", None))
+        except ValueError as exc:
+            raise InvalidInput({"project": [str(exc)]}) from None
+        existing = selectors.jobs_in(None).filter(uid=data.get("uid") or "").first()
+        if existing is not None and not may(request.user, existing.project_id, "viewer", token):
+            raise Conflict("This uid is taken; choose another.")
         target = existing or Job(uid=data.get("uid") or "", tags=data.get("tags") or [])
-        if not token_may_write(request.auth, target):
+        target.project = existing.project if existing else project
+        if not token_may_write(token, target):
             raise PermissionDenied("This token may not write to that job.")
-        job, created = services.job_create(**data)
+        job, created = services.job_create(**data, project=project)
         return Response(job_detail(job), status=status.HTTP_201_CREATED if created else 200)
 
 
@@ -97,7 +108,7 @@ class CurrentJobsApi(_JobListBase):
     """Running jobs (latest started first), then queued jobs in queue order."""
 
     def get_queryset(self):
-        return selectors.current_jobs_queryset()
+        return selectors.current_jobs_queryset(request_projects(self.request))
 
     @extend_schema(
         summary="Running and queued jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ}
@@ -110,7 +121,7 @@ class PastJobsApi(_JobListBase):
     """Completed, failed and cancelled jobs, most recently finished first."""
 
     def get_queryset(self):
-        return selectors.past_jobs_queryset()
+        return selectors.past_jobs_queryset(request_projects(self.request))
 
     @extend_schema(
         summary="Finished jobs", responses={200: JobCardOutput(many=True), **ERRORS_READ}
@@ -120,11 +131,22 @@ class PastJobsApi(_JobListBase):
 
 
 class JobStatisticsApi(ApiView):
-    @extend_schema(summary="Job statistics", responses={200: StatisticsOutput, **ERRORS_READ})
+    @extend_schema(
+        summary="Job statistics",
+        parameters=[
+            OpenApiParameter("project", str, description="Only this project's jobs (slug).")
+        ],
+        responses={200: StatisticsOutput, **ERRORS_READ},
+    )
     def get(self, request):
         """`{"total", "counts": {status: n}, "success_rate", "mean_duration_seconds",
         "gpu_hours", "jobs_per_day": [{"date", "count"}, ...30]}`."""
-        return Response(selectors.job_statistics())
+        projects = request_projects(request)
+        slug = request.query_params.get("project")
+        if slug:
+            chosen = set(Project.objects.filter(slug=slug).values_list("pk", flat=True))
+            projects = chosen if projects is None else chosen & projects
+        return Response(selectors.job_statistics(projects=projects))
 
 
 # --- one job -----------------------------------------------------------------------------
@@ -137,4 +159,4 @@ class JobDetailApi(ApiView):
         `latest_metrics` ({key: {step, value, epoch, time}}), `metric_keys`, `deployment`,
         `mean_step_rate`; for a running job also `step_rate` (steps/s over the last
         minute), `eta_seconds` and `resources` (newest sample), null otherwise."""
-        return Response(job_detail(job_or_404(uid)))
+        return Response(job_detail(job_or_404(uid, request)))

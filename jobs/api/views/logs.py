@@ -32,7 +32,7 @@ class JobLogsApi(JobWriteMixin, ApiView):
         `limit` default 500, at most 5000; `tail=true` gives the newest `limit` lines.
         `next_after_seq` is set when the page is full (ask again with it as `after_seq`);
         `last_seq` is where to poll from for new lines."""
-        job = job_or_404(uid)
+        job = job_or_404(uid, request)
         params = query_params(LogsQuery, request)
         page = selectors.log_page(
             job=job,

@@ -32,7 +32,7 @@ class JobMetricsApi(JobWriteMixin, ApiView):
         downsampled in the database keeping each bucket's minimum and maximum (and first
         NaN), plus the first and last point. `since_step` keeps points with a greater
         step. Values NaN/±inf come as "NaN", "Infinity", "-Infinity"."""
-        job = job_or_404(uid)
+        job = job_or_404(uid, request)
         params = query_params(MetricsQuery, request)
         series = selectors.metric_series(
             job=job,
@@ -74,7 +74,7 @@ class TrainingLossesApi(ApiView):
         """`train/loss` and `val/loss` of `?job=`, in the shape of `/api/jobs/{uid}/metrics`
         (both keys always present, possibly with no points)."""
         params = query_params(LossesQuery, request)
-        job = job_or_404(params["job"])
+        job = job_or_404(params["job"], request)
         series = selectors.metric_series(
             job=job,
             keys=selectors.LOSS_KEYS,

@@ -36,7 +36,7 @@ class ResourceIngestApi(IngestThrottleMixin, ApiView):
         to (one row per sample and job), or to the host alone when there is none."""
         data = body(ResourceBatchInput, request)
         if data.get("job"):
-            jobs = [job_or_404(data["job"])]
+            jobs = [job_or_404(data["job"], request)]
             if not token_may_write(request.auth, jobs[0]):
                 raise PermissionDenied("This token may not write to that job.")
         else:
@@ -60,7 +60,7 @@ class ResourceSeriesApi(ApiView):
         samples (`resolution` "bucket-min"/"bucket-max") so peaks survive. `since` (ISO
         time or Unix seconds) keeps samples after it, for live appends."""
         params = query_params(ResourcesQuery, request)
-        job = job_or_404(params["job"]) if params.get("job") else None
+        job = job_or_404(params["job"], request) if params.get("job") else None
         series = resource_series(
             job=job,
             host=params.get("host"),

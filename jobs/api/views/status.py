@@ -13,6 +13,7 @@ from jobs.api.http import (
     JobWriteMixin,
     body,
     job_or_404,
+    request_projects,
 )
 from jobs.api.serializers.inputs import StatusUpdateInput
 from jobs.api.serializers.outputs import (
@@ -54,7 +55,7 @@ class TrainingStatusApi(ApiView):
         """`{"uid", "status", "stage", "progress", "current_step", "total_steps", "epoch",
         "total_epochs", "queue_position", "step_rate", "eta_seconds", "started_at",
         "finished_at", "last_heartbeat", "error"}`."""
-        return Response(selectors.job_training_status(job_or_404(uid)))
+        return Response(selectors.job_training_status(job_or_404(uid, request)))
 
 
 class TrainingSummaryApi(ApiView):
@@ -66,4 +67,4 @@ class TrainingSummaryApi(ApiView):
         [{"uid", "name", "model", "progress", "current_step", "total_steps",
         "latest_loss", "latest_val_loss", "step_rate", "eta_seconds", "gpu_util",
         "last_heartbeat"}]}` over running jobs; GPU figures from each job's newest sample."""
-        return Response(training_summary())
+        return Response(training_summary(projects=request_projects(request)))

@@ -13,8 +13,9 @@ from jobs.services import token_create
 class Command(BaseCommand):
     help = (
         "Create an API token for USER and print it on its own line (shown only once). "
-        "Scope it to jobs with --job-scope and/or --tag-prefix; unscoped tokens may write "
-        "to every job."
+        "Limit it to projects with --project (else it acts in every project the user may "
+        "access) and to a role with --role; scope it to jobs with --job-scope and/or "
+        "--tag-prefix."
     )
 
     def add_arguments(self, parser):
@@ -35,6 +36,19 @@ class Command(BaseCommand):
             help="The token may write to jobs with a tag starting with PREFIX.",
         )
         parser.add_argument(
+            "--project",
+            action="append",
+            default=[],
+            metavar="SLUG",
+            help="A project the token acts in (repeat for several).",
+        )
+        parser.add_argument(
+            "--role",
+            default="editor",
+            choices=["viewer", "editor", "admin"],
+            help="The most the token may do in its projects (default editor: report jobs).",
+        )
+        parser.add_argument(
             "--expires-days", type=int, default=None, help="Expire after this many days."
         )
         parser.add_argument(
@@ -44,6 +58,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, user, name, job_scope, tag_prefix, expires_days, create_user, **opts):
+        projects, role = opts["project"], opts["role"]
         User = get_user_model()
         owner = User.objects.filter(username=user).first()
         if owner is None:
@@ -66,6 +81,8 @@ class Command(BaseCommand):
                 job_scope=job_scope or None,
                 tag_prefixes=tag_prefix or None,
                 expires_at=expires_at,
+                projects=projects,
+                role=role,
             )
         except InvalidInput as exc:
             problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.detail.items())

@@ -4,7 +4,7 @@ from django.shortcuts import render
 
 from jobs import selectors
 
-from ..access import page_access
+from ..access import page_access, page_projects
 from ..presenters import (
     COMPARE_KEYS,
     VAL_LOSS_KEY,
@@ -42,7 +42,7 @@ def compare(request):
             f"({len(uids)} given). Select them with the checkboxes on the dashboard."
         )
         return render(request, "jobs/compare.html", context, status=400)
-    found = selectors.job_by_uids(uids)
+    found = selectors.job_by_uids(uids, projects=page_projects(request))
     unknown = [uid for uid in uids if uid not in found]
     if unknown:
         context["unknown"] = unknown

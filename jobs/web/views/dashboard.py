@@ -5,7 +5,7 @@ from django.shortcuts import render
 from jobs import selectors
 from jobs.models import JobStatus
 
-from ..access import page_access
+from ..access import page_access, shown_projects
 from ..presenters import card_context
 
 # Cards the dashboard paints; more come from /api/jobs pages of this size on demand.
@@ -35,8 +35,11 @@ def dashboard(request):
     if ordering not in dict(ORDERINGS):
         ordering = ORDERINGS[0][0]
     params["ordering"] = ordering
+    projects = shown_projects(request)
     # The first page only: the script loads the rest from /api/jobs on demand.
-    total, jobs = selectors.job_list_page(params=params, limit=DASHBOARD_PAGE_SIZE)
+    total, jobs = selectors.job_list_page(
+        params=params, limit=DASHBOARD_PAGE_SIZE, projects=projects
+    )
     filters = {
         "status": params.get("status", ""),
         "model": params.get("model", ""),
@@ -44,7 +47,7 @@ def dashboard(request):
         "q": params.get("q", "").strip(),
         "ordering": ordering,
     }
-    models, all_tags = selectors.job_filter_options()
+    models, all_tags = selectors.job_filter_options(projects)
     return render(
         request,
         "jobs/dashboard.html",
@@ -53,7 +56,7 @@ def dashboard(request):
             "cards": [card_context(job) for job in jobs],
             "total": total,
             "page_size": DASHBOARD_PAGE_SIZE,
-            "stats": selectors.job_statistics(per_day=False),
+            "stats": selectors.job_statistics(per_day=False, projects=projects),
             "filters": filters,
             "status_filters": STATUS_FILTERS,
             "models": models,

@@ -9,12 +9,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from jobs import selectors
+from jobs.accounts.permissions import may
 from jobs.core.validation import InvalidInput
 from jobs.diagnostics import rules
-from jobs.models import JobStatus
+from jobs.models import JobStatus, Role
 from jobs.services import job_update_details
 
-from ..access import page_access
+from ..access import page_access, page_projects
 from ..markdown import render_markdown
 from ..presenters import (
     CARD_KEYS,
@@ -44,7 +45,7 @@ DETAIL_FIELDS = ("notes", "tags")
 
 @page_access
 def job_detail(request, uid):
-    job = selectors.job_by_uid(uid, with_stages=True)
+    job = selectors.job_by_uid(uid, with_stages=True, projects=page_projects(request))
     if job is None:
         raise Http404
     stages = list(job.stages.all())
@@ -101,11 +102,14 @@ def job_details(request, uid):
         return JsonResponse({"detail": "Sign in to edit notes and tags."}, status=403)
     if not (signed_in or settings.TUNEBOARD_PUBLIC_READ):
         return JsonResponse({"detail": "Sign in to read this job."}, status=403)
-    job = selectors.job_by_uid(uid)
+    job = selectors.job_by_uid(uid, projects=page_projects(request))
     if job is None:
         raise Http404
     if request.method == "GET":
         return JsonResponse(details_payload(job))
+    if not may(request.user, job.project_id, Role.EDITOR):
+        detail = {"detail": "Editing needs the editor role in this project."}
+        return JsonResponse(detail, status=403)
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):

@@ -100,8 +100,12 @@ function matches(card, filters) {
 
 let listRequest = 0;
 
+// The project chosen in the top bar's switcher ("" for all the user's projects).
+const project = document.getElementById("cards")?.dataset.project || "";
+
 function listParams(filters, page, size) {
   const params = filtersQuery(filters);
+  if (project) params.set("project", project);
   if (!params.get("ordering")) params.set("ordering", "-created_at");
   params.set("page_size", String(size));
   params.set("page", String(page));

@@ -5,7 +5,9 @@ import { setText } from "../lib/format.js";
 
 /** The counts above the list. */
 export async function load() {
-  const stats = await getJSON(STATISTICS_URL);
+  const project = document.getElementById("cards")?.dataset.project || "";
+  const query = project ? `?project=${encodeURIComponent(project)}` : "";
+  const stats = await getJSON(STATISTICS_URL + query);
   const set = (key, text) => setText(document.querySelector(`[data-stat="${key}"]`), text);
   set("total", String(stats.total));
   for (const status of ["running", "queued", "completed", "failed"]) set(status, String(stats.counts?.[status] ?? 0));
