@@ -202,6 +202,13 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
     first, last = rows[0][1:4], rows[-1][4:7]
     out.setdefault(first[0], first)
     out.setdefault(last[0], last)
+    # A rollup keeps the step of its first NaN, not its epoch: read those few points'
+    # epochs (by the unique index), so a NaN comes back exactly as it was stored.
+    nan_steps = [step for step, point in out.items() if point[1] is None and point[2] is None]
+    if nan_steps:
+        epochs = MetricPoint.objects.filter(job_id=job_id, key=key, step__in=nan_steps)
+        for step, epoch in epochs.values_list("step", "epoch"):
+            out[step] = (step, None, epoch)
     return [_point(*out[step]) for step in sorted(out)]
 
 
