@@ -53,7 +53,11 @@ def _fold(summary, points):
 
 
 def rollups_update(*, job_id, by_key):
-    """Fold a stored batch into the rollups; call inside the ingest transaction.
+    """Fold a stored batch into the rollups; call inside the ingest transaction, holding
+    the job row's lock (`select_for_update`), taken before the points were written.
+
+    The buckets are read, merged in memory and written back whole, so two writers of
+    one job must not run this at the same time (docs/concurrency.md).
 
     `by_key` is {key: [(step, value, epoch, wall_time)]} in step order, NaN as float nan.
     Points appended after a bucket's last step are merged in memory; a bucket that gets
