@@ -8,13 +8,17 @@ another interleaving. docs/concurrency.md gives the lock order these tests hold 
 import contextlib
 import math
 import threading
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
 from django.db import connection, connections
 
 from jobs import services
-from jobs.models import Job, LogEntry, MetricPoint
+from jobs.models import Alert, Job, LogEntry, MetricPoint
+from monitoring.models import Resolution, ResourceSample
+from monitoring.retention import resource_samples_prune
+from monitoring.services import resource_samples_ingest
 from tests.domain.invariants import rollups_disagreeing, stored_points
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,6 +115,62 @@ def test_concurrent_writers_keep_latest_metrics_and_the_loss_sparkline_at_the_ne
     assert sparkline_steps == sorted(set(sparkline_steps))
     assert len(sparkline_steps) <= services.SPARKLINE_POINTS
     assert sparkline_steps[-1] == job.latest_metrics[KEY]["step"]
+
+
+def test_concurrent_log_batches_with_shared_seqs_store_and_count_each_line_once(job):
+    stored = []
+
+    def writer(number):
+        # Overlapping ranges: what two reporters, or a retry racing its original, send.
+        lines = [{"seq": s, "message": f"line {s}"} for s in range(number * 50, 400)]
+        return [lambda: stored.append(services.logs_ingest(job=job, lines=lines))]
+
+    run_together(*(writer(w) for w in range(WRITERS)))
+    assert LogEntry.objects.filter(job=job).count() == 400
+    assert sum(stored) == 400
+
+
+def test_concurrent_delivery_attempts_of_one_alert_are_all_counted(job):
+    alert = Alert.objects.create(job=job, code="nan_loss", severity="critical", title="NaN")
+    copies = [Alert.objects.get(pk=alert.pk) for _ in range(4)]  # each deliverer's read
+
+    def attempt(copy):
+        return [partial(services.alert_delivery_record, alert=copy, ok=False, error="503")]
+
+    run_together(*(attempt(copy) for copy in copies))
+    alert.refresh_from_db()
+    assert alert.delivery_attempts == 4
+
+
+def test_a_token_last_use_never_moves_back_and_is_written_once_a_minute(user):
+    from jobs.accounts.tokens import token_lookup, token_touch
+    from tests.factories import make_token
+
+    token, raw = make_token(user)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    stale = token_lookup(raw)  # read before the other request recorded its use
+    token_touch(token_lookup(raw), now=now)
+    token_touch(stale, now=now - timedelta(seconds=5))  # a slower request, older clock
+    token_touch(stale, now=now + timedelta(seconds=30))  # within the minute: no write
+    token.refresh_from_db()
+    assert token.last_used_at == now
+
+
+def test_two_concurrent_retention_passes_average_each_minute_once(job):
+    old = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    samples = [
+        {"time": (old + timedelta(seconds=5 * i)).isoformat(), "cpu_percent": float(i % 7)}
+        for i in range(600)  # 50 minutes of raw samples
+    ]
+    resource_samples_ingest(host="box", jobs=[job], samples=samples)
+    now = old + timedelta(days=30)
+
+    prune = partial(resource_samples_prune, retain_days=14, now=now, batch_size=100)
+    run_together([prune], [prune])
+    assert not ResourceSample.objects.filter(resolution=Resolution.RAW).exists()
+    minutes = ResourceSample.objects.filter(resolution=Resolution.MINUTE)
+    assert minutes.count() == 50
+    assert {m.cpu_percent for m in minutes if m.time == old} == {sum(i % 7 for i in range(12)) / 12}
 
 
 def test_writers_of_logs_metrics_status_and_stages_of_one_job_do_not_deadlock(job):
