@@ -10,7 +10,7 @@ so a spike or a NaN is never hidden, and the cost does not grow with the series.
 import math
 
 from django.db import transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Case, Max, Min, OuterRef, Subquery, Sum, When
 
 from jobs.core.values import encode_float
 
@@ -53,7 +53,11 @@ def _fold(summary, points):
 
 
 def rollups_update(*, job_id, by_key):
-    """Fold a stored batch into the rollups; call inside the ingest transaction.
+    """Fold a stored batch into the rollups; call inside the ingest transaction, holding
+    the job row's lock (`select_for_update`), taken before the points were written.
+
+    The buckets are read, merged in memory and written back whole, so two writers of
+    one job must not run this at the same time (docs/concurrency.md).
 
     `by_key` is {key: [(step, value, epoch, wall_time)]} in step order, NaN as float nan.
     Points appended after a bucket's last step are merged in memory; a bucket that gets
@@ -184,12 +188,18 @@ def series_downsample(*, job_id, key, lo, hi, max_points):
     width = max((w for w in WIDTHS if w * groups_wanted <= 2 * span), default=None)
     if width is None:
         return None
+    # A rollup keeps the step of its first NaN, not its epoch: that one point's epoch is
+    # read in the same query (an index probe, for the buckets that have a NaN only), so
+    # a NaN comes back exactly as it was stored.
+    nan_point = MetricPoint.objects.filter(job_id=job_id, key=key, step=OuterRef("nan_step"))
+    nan_epoch = Case(When(nan_step__isnull=False, then=Subquery(nan_point.values("epoch")[:1])))
     rows = list(
         MetricRollup.objects.filter(
             job_id=job_id, key=key, width=width, bucket__gte=lo // width, bucket__lte=hi // width
         )
         .order_by("bucket")
-        .values_list("bucket", *_COLUMNS[5:])
+        .annotate(nan_epoch=nan_epoch)
+        .values_list("bucket", *_COLUMNS[5:], "nan_epoch")
     )
     if not rows:
         return None
@@ -220,13 +230,13 @@ def _group(rows, width, lo, span, groups_wanted):
                 if point is not None and point[0] not in out:
                     out[point[0]] = point
             group_of, lo_pt, hi_pt, nan_pt = group, None, None, None
-        mn_step, mn_val, mn_ep, mx_step, mx_val, mx_ep, nan_step = row[7:]
+        mn_step, mn_val, mn_ep, mx_step, mx_val, mx_ep, nan_step, nan_ep = row[7:]
         if mn_step is not None and (lo_pt is None or mn_val < lo_pt[1]):
             lo_pt = (mn_step, mn_val, mn_ep)
         if mx_step is not None and (hi_pt is None or mx_val > hi_pt[1]):
             hi_pt = (mx_step, mx_val, mx_ep)
         if nan_step is not None and nan_pt is None:
-            nan_pt = (nan_step, None, None)
+            nan_pt = (nan_step, None, nan_ep)
     for point in (lo_pt, hi_pt, nan_pt):
         if point is not None and point[0] not in out:
             out[point[0]] = point

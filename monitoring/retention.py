@@ -64,22 +64,36 @@ def samples_average(rows):
 
 
 def _flush(buckets, ids):
-    """Write the averaged rows of finished buckets and delete their raw rows."""
-    rows = [
-        ResourceSample(
-            host=host,
-            job_id=job_id,
-            time=minute,
-            resolution=Resolution.MINUTE,
-            **samples_average(members),
-        )
-        for (host, job_id, minute), members in buckets.items()
-    ]
+    """Write the averaged rows of finished buckets and delete their raw rows.
+
+    Several servers may prune at once. Each raw row is locked before it is averaged,
+    and a row another pass deleted meanwhile is left out, so every row is averaged by
+    exactly one pass and a minute is written once. Returns `(written, deleted)`.
+    """
     with transaction.atomic():
-        ResourceSample.objects.bulk_create(rows, batch_size=1000)
+        present = set()
         for start in range(0, len(ids), PRUNE_BATCH):
-            ResourceSample.objects.filter(id__in=ids[start : start + PRUNE_BATCH]).delete()
-    return len(rows)
+            chunk = ids[start : start + PRUNE_BATCH]
+            locked = ResourceSample.objects.select_for_update().filter(id__in=chunk)
+            present.update(locked.values_list("id", flat=True))
+        rows = []
+        for (host, job_id, minute), members in buckets.items():
+            members = [row for row in members if row["id"] in present]
+            if members:
+                rows.append(
+                    ResourceSample(
+                        host=host,
+                        job_id=job_id,
+                        time=minute,
+                        resolution=Resolution.MINUTE,
+                        **samples_average(members),
+                    )
+                )
+        ResourceSample.objects.bulk_create(rows, batch_size=1000)
+        gone = sorted(present)
+        for start in range(0, len(gone), PRUNE_BATCH):
+            ResourceSample.objects.filter(id__in=gone[start : start + PRUNE_BATCH]).delete()
+    return len(rows), len(gone)
 
 
 def resource_samples_prune(*, retain_days, now=None, batch_size=PRUNE_BATCH):
@@ -115,13 +129,13 @@ def resource_samples_prune(*, retain_days, now=None, batch_size=PRUNE_BATCH):
         done = {key: members for key, members in buckets.items() if key[2] < current}
         if done:
             done_ids = [row["id"] for members in done.values() for row in members]
-            written += _flush(done, done_ids)
-            deleted += len(done_ids)
+            flushed = _flush(done, done_ids)
+            written, deleted = written + flushed[0], deleted + flushed[1]
             done_set = set(done_ids)
             pending_ids = [i for i in pending_ids if i not in done_set]
             for key in done:
                 del buckets[key]
     if buckets:
-        written += _flush(buckets, pending_ids)
-        deleted += len(pending_ids)
+        flushed = _flush(buckets, pending_ids)
+        written, deleted = written + flushed[0], deleted + flushed[1]
     return written, deleted

@@ -1,6 +1,8 @@
 """Looking up the API token a request presents."""
 
-from django.db.models import Count
+from datetime import timedelta
+
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from .models import ApiToken, token_hash
@@ -37,8 +39,17 @@ def token_lookup(raw):
 
 
 def token_touch(token, *, now=None):
-    """Record that `token` was used, at most once every `LAST_USED_EVERY_SECONDS`."""
+    """Record that `token` was used, at most once every `LAST_USED_EVERY_SECONDS`.
+
+    One conditional UPDATE decided by the stored value, not by `token` (read before
+    other requests may have recorded theirs): requests racing on several servers write
+    it once a minute between them, and never move it back.
+    """
     now = now or timezone.now()
     last = token.last_used_at
-    if not last or (now - last).total_seconds() > LAST_USED_EVERY_SECONDS:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if last and (now - last).total_seconds() <= LAST_USED_EVERY_SECONDS:
+        return  # known recent from the copy in hand: no query at all
+    cutoff = now - timedelta(seconds=LAST_USED_EVERY_SECONDS)
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)
+    if ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=now):
+        token.last_used_at = now

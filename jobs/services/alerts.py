@@ -64,21 +64,27 @@ def alerts_sync(*, job, findings, now=None):
 
 
 def alert_delivery_record(*, alert, ok, error="", now=None):
-    """Record one webhook attempt; failures are retried with exponential backoff."""
+    """Record one webhook attempt; failures are retried with exponential backoff.
+
+    Counts from the stored row, not from `alert` (a deliverer's copy may be stale), so
+    concurrent deliverers each add their attempt. Returns `alert`, brought up to date.
+    """
     now = now or timezone.now()
-    alert.delivery_attempts += 1
-    if ok:
-        alert.delivered_at = now
-        alert.last_delivery_error = ""
-    else:
-        alert.last_delivery_error = error[:500]
-        alert.next_attempt_at = now + timedelta(seconds=min(600, 5 * 2**alert.delivery_attempts))
-    alert.save(
-        update_fields=[
-            "delivery_attempts",
-            "delivered_at",
-            "last_delivery_error",
-            "next_attempt_at",
-        ]
-    )
+    with transaction.atomic():
+        # The alert row alone, never its job's (docs/concurrency.md): nothing is held
+        # while it waits, so it cannot close a cycle with alerts_sync (job, then alerts).
+        stored = Alert.objects.select_for_update().get(pk=alert.pk)
+        stored.delivery_attempts += 1
+        if ok:
+            stored.delivered_at = now
+            stored.last_delivery_error = ""
+        else:
+            stored.last_delivery_error = error[:500]
+            stored.next_attempt_at = now + timedelta(
+                seconds=min(600, 5 * 2**stored.delivery_attempts)
+            )
+        fields = ["delivery_attempts", "delivered_at", "last_delivery_error", "next_attempt_at"]
+        stored.save(update_fields=fields)
+    for field in fields:
+        setattr(alert, field, getattr(stored, field))
     return alert

@@ -72,6 +72,10 @@ def logs_ingest(*, job, lines):
     if not cleaned:
         return 0
     with transaction.atomic():
+        # The job row first (docs/concurrency.md): the known seqs are read and only the
+        # new lines stored, counted and pushed, so batches of one job take turns; else
+        # two writers sending the same seqs would both report and push them.
+        Job.objects.select_for_update(no_key=True).values_list("pk").get(pk=job.pk)
         known = set(
             LogEntry.objects.filter(job_id=job.pk, seq__in=list(cleaned)).values_list(
                 "seq", flat=True

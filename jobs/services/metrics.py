@@ -128,9 +128,13 @@ def metrics_ingest(*, job, points):
         series.sort(key=lambda item: item[0])
 
     with transaction.atomic():
+        # The job row first, before any of its points or rollups (docs/concurrency.md):
+        # the rollups and latest values are read, merged and written back, so two
+        # batches of one job must not interleave. Under PostgreSQL's READ COMMITTED
+        # they would, and the last writer would overwrite the other's counts.
+        job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
         _points_upsert(job.pk, cleaned)
         rollups_update(job_id=job.pk, by_key=by_key)
-        job = Job.objects.select_for_update().get(pk=job.pk)
         latest = dict(job.latest_metrics or {})
         for key, series in by_key.items():
             step, value, epoch, wall_time = series[-1]
