@@ -18,7 +18,6 @@ from .jobs import (
     job_history_clear,
     job_status_update,
     job_update_details,
-    queue_renumber,
     uid_generate,
 )
 from .logs import logs_ingest
@@ -40,7 +39,6 @@ __all__ = [
     "job_update_details",
     "logs_ingest",
     "metrics_ingest",
-    "queue_renumber",
     "stage_move",
     "token_create",
     "token_revoke",
