@@ -55,12 +55,13 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the seven performance benchmarks (a few minutes each); results in bench/results/
+## bench: the performance benchmarks (a few minutes each); results in bench/results/
 bench: install-dev chromium
 	cd bench && ../$(PY) bench_ingest.py
 	cd bench && ../$(PY) bench_series.py
 	cd bench && ../$(PY) bench_live.py
 	cd bench && ../$(PY) bench_dashboard.py
+	cd bench && ../$(PY) bench_write.py
 	cd bench && ../$(PY) bench_page.py
 	cd bench && ../$(PY) bench_sampler.py
 

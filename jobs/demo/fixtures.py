@@ -23,7 +23,6 @@ from jobs.core.validation import (
     parse_value,
 )
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
-from jobs.services import queue_renumber
 from jobs.services.jobs import job_error_clean, job_fields_clean, job_stages_create
 
 DEFAULT_FIXTURES = ["fixtures/current-jobs.json", "fixtures/past-jobs.json"]
@@ -204,8 +203,8 @@ def job_import(*, record):
         data.setdefault("progress", 100.0)
         if data.get("total_steps"):
             data.setdefault("current_step", data["total_steps"])
-    if status != JobStatus.QUEUED:
-        data["queue_position"] = None
+    data.pop("queue_position", None)
+    data.setdefault("queued_at", data["created_at"])
     if data.get("started_at"):
         data.setdefault("last_heartbeat", data.get("finished_at") or now)
     job = Job.objects.filter(uid=data["uid"]).first() or Job(uid=data["uid"])
@@ -268,8 +267,28 @@ def fixtures_load(files=None):
                 problems += [f"{label}: {line}" for line in _flatten(exc.detail)]
     if problems:
         raise FixtureError("nothing was loaded:\n  " + "\n  ".join(problems))
+    queue_order(cleaned, now)
     with transaction.atomic():
         for record in cleaned:
             job_import(record=record)
-        queue_renumber()
     return len(cleaned), len(files)
+
+
+def queue_order(records, now):
+    """Give each queued record the `queued_at` that keeps the fixtures' queue order.
+
+    Queued records are taken in their declared `queue_position` order (then creation
+    time, then file order) and queued at their creation time, moved just after the one
+    before when that would break the order: the fixtures' jobs keep their order among
+    themselves and take their place among other queued jobs by when they were created.
+    """
+    queued = [
+        (record.get("queue_position") or float("inf"), record.get("created_at") or now, n, record)
+        for n, record in enumerate(records)
+        if record["status"] == JobStatus.QUEUED
+    ]
+    previous = None
+    for _, created_at, _, record in sorted(queued, key=lambda item: item[:3]):
+        if previous is not None and created_at <= previous:
+            created_at = previous + timedelta(microseconds=1)
+        record["queued_at"] = previous = created_at

@@ -1,6 +1,9 @@
 """A job and its pipeline stages: what a training run is and where it stands."""
 
-from django.db import models
+from django.db import connections, models
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from jobs.accounts.models import default_project_id
@@ -37,6 +40,70 @@ class StageStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+def queue_ahead(queued_at, pk):
+    """Queued jobs ahead of the place (queued_at, pk) in the queue, oldest first."""
+    return Q(status=JobStatus.QUEUED) & (
+        Q(queued_at__lt=queued_at) | Q(queued_at=queued_at, pk__lt=pk)
+    )
+
+
+def queue_positions_attach(jobs, *, using=None):
+    """Read the `queue_position` of every queued job among `jobs` in one query.
+
+    The queue is ranked (ROW_NUMBER over `job_queue_idx`) up to the last of these jobs
+    only, and only their ranks come back: a page at the head of a long queue reads a few
+    index entries, one at its tail the queued jobs ahead of it, never a count per job.
+    """
+    queued = [job for job in jobs if job.status == JobStatus.QUEUED]
+    if not queued:
+        return
+    last = max(queued, key=lambda job: (job.queued_at, job.pk))
+    ranked = (
+        Job._base_manager.using(using)
+        .filter(queue_ahead(last.queued_at, last.pk) | Q(pk=last.pk, status=JobStatus.QUEUED))
+        .order_by()
+        .annotate(position=Window(RowNumber(), order_by=[F("queued_at").asc(), F("pk").asc()]))
+        .values_list("id", "position")
+    )
+    connection = connections[using or ranked.db]
+    sql, params = ranked.query.sql_with_params()
+    qn = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(queued))
+    # The window ranks the whole queue prefix before the page's ids are picked out, so
+    # the filter goes around it; only quoted identifiers from the model are interpolated.
+    outer = f"SELECT * FROM ({sql}) ranked WHERE ranked.{qn('id')} IN ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(outer, [*params, *(job.pk for job in queued)])
+        positions = dict(cursor.fetchall())
+    for job in queued:
+        job.queue_position = positions.get(job.pk)
+
+
+class QueuePositionIterable(ModelIterable):
+    """Model instances whose queue positions were read together (see `with_queue_positions`)."""
+
+    def __iter__(self):
+        jobs = list(super().__iter__())
+        queue_positions_attach(jobs, using=self.queryset.db)
+        yield from jobs
+
+
+class JobQuerySet(models.QuerySet):
+    def with_queue_positions(self):
+        """Jobs whose `queue_position` is read for all of them in one query on evaluation
+        (lists and pages: the query count does not grow with the number of jobs)."""
+        clone = self._chain()
+        clone._iterable_class = QueuePositionIterable
+        return clone
+
+
+class JobManager(models.Manager.from_queryset(JobQuerySet)):
+    def get_queryset(self):
+        # The position is derived, not stored; `order_by("queue_position")` keeps meaning
+        # queue order (oldest first) for code and scripts written when it was a column.
+        return super().get_queryset().alias(queue_position=F("queued_at"))
+
+
 class Job(models.Model):
     uid = models.SlugField(max_length=64, unique=True)
     # Who may see and change the job (jobs.accounts); PROTECT: a project with jobs is
@@ -62,7 +129,10 @@ class Job(models.Model):
     total_steps = models.BigIntegerField(null=True, blank=True)
     epoch = models.FloatField(default=0.0)
     total_epochs = models.FloatField(null=True, blank=True)
-    queue_position = models.PositiveIntegerField(null=True, blank=True)
+    # The job's place in the queue: queued jobs are served in (queued_at, id) order, and
+    # `queue_position` (1..n) is derived from it when read. Creation time for jobs created
+    # through the API; fixtures order their queued jobs by their declared positions.
+    queued_at = models.DateTimeField(default=timezone.now)
     host = models.CharField(max_length=255, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -88,6 +158,11 @@ class Job(models.Model):
     # so cards show a badge without a query per job.
     active_alerts = models.JSONField(default=list, blank=True)
 
+    objects = JobManager()
+
+    # Set by `queue_positions_attach` for a page of jobs, else read on first use.
+    _queue_position = None
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -99,6 +174,9 @@ class Job(models.Model):
             models.Index(fields=["project", "-created_at"], name="job_project_created_idx"),
             # The sampler looks up running jobs on its host each tick.
             models.Index(fields=["host", "status"], name="job_host_status_idx"),
+            # Queue positions: the COUNT of queued jobs ahead of one, a page's ROW_NUMBER
+            # over the queue, and the current jobs list in queue order.
+            models.Index(fields=["status", "queued_at", "id"], name="job_queue_idx"),
         ]
 
     def __str__(self):
@@ -107,6 +185,25 @@ class Job(models.Model):
     def save(self, *args, **kwargs):
         self.tags_text = "," + ",".join(self.tags or []) + "," if self.tags else ""
         super().save(*args, **kwargs)
+
+    @property
+    def queue_position(self):
+        """1..n among queued jobs, oldest first; None when the job is not queued.
+
+        Derived, never stored, so writes cost the same however long the queue is: a page
+        of jobs reads its positions in one query (`JobQuerySet.with_queue_positions`), a
+        single job counts the queued jobs ahead of it (`job_queue_idx`) on first use.
+        """
+        if self.status != JobStatus.QUEUED:
+            return None
+        if self._queue_position is None:
+            ahead = queue_ahead(self.queued_at, self.pk)
+            self._queue_position = 1 + Job._base_manager.using(self._state.db).filter(ahead).count()
+        return self._queue_position
+
+    @queue_position.setter
+    def queue_position(self, value):
+        self._queue_position = value
 
     @property
     def is_finished(self):

@@ -18,7 +18,6 @@ from .jobs import (
     job_history_clear,
     job_status_update,
     job_update_details,
-    queue_renumber,
     uid_generate,
 )
 from .logs import logs_ingest
@@ -44,7 +43,6 @@ __all__ = [
     "member_set",
     "metrics_ingest",
     "project_create",
-    "queue_renumber",
     "stage_move",
     "token_create",
     "token_revoke",

@@ -91,22 +91,6 @@ def job_stages_create(job):
     )
 
 
-def queue_renumber():
-    """Number queued jobs 1..n, keeping their present order (oldest first)."""
-    queued = Job.objects.filter(status=JobStatus.QUEUED).order_by(
-        "queue_position", "created_at", "id"
-    )
-    changed = []
-    for position, job in enumerate(queued, start=1):
-        if job.queue_position != position:
-            job.queue_position = position
-            changed.append(job)
-    Job.objects.bulk_update(changed, ["queue_position"])
-    Job.objects.exclude(status=JobStatus.QUEUED).exclude(queue_position=None).update(
-        queue_position=None
-    )
-
-
 def job_broadcast(job, stages=None, *, extra=None):
     card = events.job_card(job, stages)
     broadcast_after_commit([events.dashboard_group(job.project_id)], events.job_message(card))
@@ -152,15 +136,16 @@ def job_create(
             return existing, False
     else:
         cleaned["uid"] = uid_generate(cleaned["name"])
+    now = timezone.now()
     try:
         with transaction.atomic():
-            job = Job(**cleaned, status=JobStatus.QUEUED, queue_position=10**6)
+            # Joining the queue writes this job's row only: its position is derived from
+            # `queued_at` when read, so the other queued jobs are never rewritten.
+            job = Job(**cleaned, status=JobStatus.QUEUED, created_at=now, queued_at=now)
             if project is not None:
                 job.project = project
             job.save()
             job_stages_create(job)
-            queue_renumber()
-            job.refresh_from_db()
             job_broadcast(job)
     except IntegrityError:
         # Two reporters created the same uid at once: the other one won, use its job.
@@ -239,15 +224,12 @@ def job_status_apply(job, stages, status, *, at, error=None):
         return changed
     if status not in _TERMINAL_MOVES[job.status]:
         raise Conflict(f"Job {job.uid} is {job.status} and cannot become {status}.")
-    previous = job.status
     job.status = status
     if status == JobStatus.RUNNING:
         job.started_at = job.started_at or at
     if status in FINISHED_STATUSES:
         job.finished_at = at
         job.started_at = job.started_at or at
-    if previous == JobStatus.QUEUED:
-        job.queue_position = None
     active = [s for s in stages if s.status == StageStatus.ACTIVE]
     if status == JobStatus.COMPLETED:
         job.progress = 100.0
@@ -320,7 +302,6 @@ def job_status_update(
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         stages = list(job.stages.all())
-        was_queued = job.status == JobStatus.QUEUED
         changed = []
         if status is not None:
             changed = job_status_apply(job, stages, status, at=at, error=cleaned_error)
@@ -343,8 +324,6 @@ def job_status_update(
         job.save()
         for stage in changed:
             stage.save()
-        if was_queued and job.status != JobStatus.QUEUED:
-            queue_renumber()
         job_broadcast(job, stages)
         for stage in changed:
             broadcast_after_commit([events.job_group(job.uid)], events.stage_message(stage))
@@ -375,9 +354,6 @@ def job_delete(*, job):
     """Delete a job with everything it owns, and tell the dashboard."""
     uid, project_id = job.uid, job.project_id
     with transaction.atomic():
-        was_queued = job.status == JobStatus.QUEUED
         job.delete()
-        if was_queued:
-            queue_renumber()
         message = events.job_deleted_message(uid)
         broadcast_after_commit([events.dashboard_group(project_id)], message)

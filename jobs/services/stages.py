@@ -15,7 +15,7 @@ from jobs.core.validation import (
 )
 from jobs.models import STAGE_ORDER, Job, JobStatus, StageStatus
 
-from .jobs import job_broadcast, job_status_apply, queue_renumber
+from .jobs import job_broadcast, job_status_apply
 
 # --- stages ------------------------------------------------------------------------
 
@@ -64,7 +64,6 @@ def stage_move(*, job, stage, status, progress=None, message=None, at=None):
             raise Conflict(f"Job {job.uid} is {job.status}; its stages can no longer move.")
         if status not in _STAGE_MOVES[target.status]:
             raise Conflict(f"Stage {stage} is {target.status} and cannot move to {status}.")
-        was_queued = job.status == JobStatus.QUEUED
         if status == StageStatus.ACTIVE:
             if target.status != StageStatus.ACTIVE:
                 target.started_at = (
@@ -105,8 +104,6 @@ def stage_move(*, job, stage, status, progress=None, message=None, at=None):
         job.save()
         for s in {s.pk: s for s in changed}.values():
             s.save()
-        if was_queued and job.status != JobStatus.QUEUED:
-            queue_renumber()
         for s in {s.pk: s for s in changed}.values():
             broadcast_after_commit([events.job_group(job.uid)], events.stage_message(s))
         job_broadcast(job, stages)

@@ -19,7 +19,7 @@ def default_project_fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0003_metric_rollups"),
+        ("jobs", "0004_job_queued_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
