@@ -95,6 +95,7 @@ function mergePoints(into, points) {
  * (batched with other charts coming into view) unless it was already. */
 function createChart(key, article) {
   if (smallCharts.has(key)) return smallCharts.get(key);
+  article.classList.add("small-chart--live");
   const box = article.querySelector(".chart-box");
   box.classList.remove("chart-box--idle");
   if (!loadedKeys.has(key)) box.classList.add("is-loading");
