@@ -11,6 +11,7 @@ from django.db.models import (
     Max,
     Min,
     Q,
+    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -19,6 +20,7 @@ from jobs import rollups
 from jobs.core.values import encode_float
 from jobs.models import (
     MetricPoint,
+    MetricRollup,
 )
 
 DEFAULT_MAX_POINTS = 1000
@@ -39,6 +41,33 @@ def metric_keys(job):
         .values_list("key", flat=True)
         .distinct()
     )
+
+
+def metric_key_counts(job):
+    """{key: number of stored points} for every key of the job, from the widest rollups.
+
+    One grouped query over a few rows per key (the rollups ingest keeps), whatever the
+    length of the series; keys without rollups are counted from their points.
+    """
+    rows = (
+        MetricRollup.objects.filter(job_id=job.pk, width=rollups.WIDTHS[-1])
+        .order_by()
+        .values("key")
+        .annotate(total=Sum("count"))
+        .values_list("key", "total")
+    )
+    counts = dict(rows)
+    missing = [key for key in (job.latest_metrics or {}) if key not in counts]
+    if missing:
+        counted = (
+            MetricPoint.objects.filter(job_id=job.pk, key__in=missing)
+            .order_by()
+            .values("key")
+            .annotate(total=Count("id"))
+            .values_list("key", "total")
+        )
+        counts.update(dict(counted))
+    return counts
 
 
 def _point(step, value, epoch):

@@ -6,6 +6,7 @@ database themselves (a job's stages come prefetched by the selector that loaded 
 
 import json
 import math
+from urllib.parse import quote
 
 from jobs.core.values import isoformat
 from jobs.events import eta_seconds, job_card, stage_payload
@@ -128,6 +129,108 @@ def other_metric_keys(job):
     return sorted(k for k in (job.latest_metrics or {}) if k not in FIXED_CHART_KEYS)
 
 
+# --- metric sections and the summary card ---------------------------------------------
+
+# Key prefixes (before the first slash) that share a section; any other prefix gets a
+# section of its own, and keys without one go to "other".
+SECTION_OF_PREFIX = {"train": "train", "val": "val", "eval": "val", "system": "system"}
+SECTION_LABELS = {"train": "Train", "val": "Validation", "system": "System", "other": "Other"}
+# Charts whose series the page's first request reads, with the loss keys: the first
+# charts of the first sections, which are the ones in view when the page opens.
+PREFETCH_CHART_KEYS = 12
+FIRST_READ_POINTS = 1000
+
+
+def metric_section(key):
+    """The section of a key's chart: `train`, `val` (val/ and eval/), `system`, the key's
+    own prefix, or `other` for keys without one. static/js/job/sections.js mirrors it."""
+    prefix, slash, _ = key.partition("/")
+    if not slash or not prefix:
+        return "other"
+    return SECTION_OF_PREFIX.get(prefix, prefix)
+
+
+def section_rank(section):
+    """Sections in page order: train, validation, other prefixes by name, system, other."""
+    fixed = {"train": 0, "val": 1, "system": 3, "other": 4}
+    return (fixed.get(section, 2), section)
+
+
+def summary_marked(config):
+    """Keys the job marks as summaries: `config["summary"]`, a dict (keys, with their
+    values) or a list of keys. Returns {key: value or None}."""
+    marked = (config or {}).get("summary")
+    if isinstance(marked, dict):
+        return {str(key): value for key, value in marked.items()}
+    if isinstance(marked, list | tuple):
+        return {key: None for key in marked if isinstance(key, str)}
+    return {}
+
+
+def is_summary(key, count, marked):
+    """The summary rule, in one place: a key shows as a Summary row, not as a chart, when
+    the job marks it as a summary or its series holds exactly one point. The loss keys
+    always draw on the loss chart. `isSummary` in static/js/job/sections.js mirrors it."""
+    if key in FIXED_CHART_KEYS:
+        return False
+    return key in marked or count == 1
+
+
+def metric_layout(job, counts):
+    """The job page's metric area: `summary` rows `{key, value, step}` and `sections`
+    `{id, label, charts: [{key, value}]}` in page order. `counts`: points per key."""
+    latest = job.latest_metrics or {}
+    marked = summary_marked(job.config)
+    summary = []
+    by_section = {}
+    for key in other_metric_keys(job):
+        point = latest.get(key) or {}
+        value = number_or_none(point.get("value"))
+        if is_summary(key, counts.get(key), marked):
+            summary.append({"key": key, "value": value, "step": point.get("step")})
+        else:
+            by_section.setdefault(metric_section(key), []).append({"key": key, "value": value})
+    for key, value in marked.items():
+        # A summary the job's config carries but never reported as a metric.
+        reported = key in latest or key in FIXED_CHART_KEYS
+        if not reported and isinstance(value, int | float | str) and not isinstance(value, bool):
+            summary.append({"key": key, "value": number_or_none(value), "step": None})
+    summary.sort(key=lambda row: row["key"])
+    sections = [
+        {
+            "id": section,
+            "label": SECTION_LABELS.get(section, section),
+            "charts": by_section[section],
+        }
+        for section in sorted(by_section, key=section_rank)
+    ]
+    return {"summary": summary, "sections": sections, "marked": sorted(marked)}
+
+
+def nameable_key(key):
+    """Whether the series API can name `key` in `keys=` (it splits on commas and trims)."""
+    return key != "" and "," not in key and key.strip() == key
+
+
+def first_read_keys(job, layout):
+    """The keys of the page's first series request: the loss keys and the first charts."""
+    latest = job.latest_metrics or {}
+    keys = [key for key in FIXED_CHART_KEYS if key in latest]
+    charts = [chart["key"] for section in layout["sections"] for chart in section["charts"]]
+    keys += [key for key in charts if nameable_key(key)][:PREFETCH_CHART_KEYS]
+    return keys
+
+
+def first_read_url(job, keys):
+    """The URL of the page's first series request (its inline script starts it early), or
+    None when there is no key to read."""
+    if not keys:
+        return None
+    names = ",".join(quote(key, safe="") for key in keys)
+    uid = quote(job.uid, safe="")
+    return f"/api/jobs/{uid}/metrics?max_points={FIRST_READ_POINTS}&keys={names}"
+
+
 def job_error(job):
     """The job's error with the label of the stage it failed in (set on `job.error`)."""
     error = job.error
@@ -136,8 +239,13 @@ def job_error(job):
     return error
 
 
-def job_boot(job, *, card, stages, last_seq, has_metrics):
-    """The job page's boot JSON: what its scripts start from before the first fetch."""
+def job_boot(job, *, card, stages, last_seq, has_metrics, layout=None):
+    """The job page's boot JSON: what its scripts start from before the first fetch.
+
+    With the metric `layout`: the keys shown as summaries, the keys the job marks as
+    summaries, and the URL and keys of the first series request."""
+    layout = layout or {"summary": [], "sections": [], "marked": []}
+    first_keys = first_read_keys(job, layout)
     return {
         "uid": job.uid,
         "status": job.status,
@@ -151,6 +259,10 @@ def job_boot(job, *, card, stages, last_seq, has_metrics):
         "errorStep": job.error_step if job.status == JobStatus.FAILED else None,
         "live": job.status in CURRENT_STATUSES,
         "hasMetrics": has_metrics,
+        "summaryKeys": [row["key"] for row in layout["summary"]],
+        "summaryMarked": layout["marked"],
+        "firstKeys": first_keys,
+        "firstUrl": first_read_url(job, first_keys),
     }
 
 

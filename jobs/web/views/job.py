@@ -27,6 +27,7 @@ from ..presenters import (
     job_boot,
     job_error,
     metric_cards,
+    metric_layout,
 )
 
 INITIAL_LOG_LINES = 300
@@ -55,8 +56,14 @@ def job_detail(request, uid):
     has_metrics = job.status != JobStatus.QUEUED and selectors.metric_first_step(job) is not None
     previous = selectors.metric_previous_values(job, [key for key, _, _ in CARD_KEYS])
     rows = config_rows(job.config)
+    layout = metric_layout(job, selectors.metric_key_counts(job) if has_metrics else {})
     boot = job_boot(
-        job, card=card, stages=stages, last_seq=logs["last_seq"], has_metrics=has_metrics
+        job,
+        card=card,
+        stages=stages,
+        last_seq=logs["last_seq"],
+        has_metrics=has_metrics,
+        layout=layout,
     )
     return render(
         request,
@@ -68,6 +75,7 @@ def job_detail(request, uid):
             "stages": stages,
             "metric_cards": metric_cards(job, previous),
             "other_keys": boot["otherKeys"],
+            "metric_layout": layout,
             "logs": logs["lines"],
             "error": job_error(job),
             "findings": list(rules.job_findings(job)) if job.status == JobStatus.FAILED else [],

@@ -76,7 +76,7 @@ function applyCard(next, { rate = undefined, eta = undefined } = {}) {
 }
 
 /** The job's detail, re-read; resolves to `{changed}`: 1 when it changed, else 0, and
- * `metricKeys`: the keys the job has logged. */
+ * `metricKeys`: the keys the job has logged, `latestMetrics`: their latest points. */
 export async function poll() {
   const detail = await getJSON(jobUrl(uid));
   const changed =
@@ -85,7 +85,11 @@ export async function poll() {
     detail.progress !== card.progress;
   for (const stage of detail.stages || []) stages.render(stage);
   applyCard(detail, { rate: detail.step_rate ?? undefined, eta: detail.eta_seconds ?? undefined });
-  return { changed: changed ? 1 : 0, metricKeys: detail.metric_keys || [] };
+  return {
+    changed: changed ? 1 : 0,
+    metricKeys: detail.metric_keys || [],
+    latestMetrics: detail.latest_metrics || {},
+  };
 }
 
 /** Once a second: the elapsed clock. */

@@ -65,7 +65,7 @@ const feed = new LiveFeed({
       // Keys the page has not read yet come from the job's detail.
       metrics.poll(
         ticket,
-        detail.then((d) => d.metricKeys, () => []),
+        detail.then((d) => d.latestMetrics, () => ({})),
       ),
       logs.poll(ticket),
       resources.poll(ticket),
