@@ -4,6 +4,9 @@ Every method only queues an event for the background transport and returns at on
 nothing here waits on the network except `finish`/`fail` (bounded by their timeout).
 """
 
+import atexit
+import contextlib
+import hashlib
 import logging
 import math
 import numbers
@@ -15,9 +18,11 @@ import threading
 import time
 import traceback
 
+from . import console
+from .system import DEFAULT_INTERVAL, SystemMetrics
 from .transport import Transport, hostname
 
-__all__ = ["STAGES", "LogHandler", "Run", "init"]
+__all__ = ["STAGES", "LogHandler", "Run", "distributed_role", "init"]
 
 STAGES = ("dataset_loading", "tokenization", "training", "validation", "save_model")
 STAGE_STATUSES = ("pending", "active", "completed", "failed", "skipped")
@@ -28,9 +33,77 @@ MAX_MESSAGE = 65_536
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
+def _slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "job"
+
+
 def _uid_from_name(name):
-    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "job"
-    return f"{base}-{secrets.token_hex(3)}"
+    return f"{_slug(name)}-{secrets.token_hex(3)}"
+
+
+def _env_flag(name, default):
+    """An on/off environment variable: 0/false/no/off turn it off."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _env_int(environ, name):
+    try:
+        return int(environ[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def distributed_role(environ=None):
+    """This process's part in a distributed launch (torchrun, Accelerate, DeepSpeed):
+
+    - "main": not distributed, or global rank 0: reports everything;
+    - "node": local rank 0 of another node: samples its node's resources into the job;
+    - "idle": every other rank: reports nothing.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        rank = int(environ.get("RANK", 0))
+        local_rank = int(environ.get("LOCAL_RANK", rank))
+    except ValueError:
+        return "main"
+    if rank == 0:
+        return "main"
+    return "node" if local_rank == 0 else "idle"
+
+
+def _launch_key(environ):
+    """An id that every process of one distributed launch shares, or None.
+
+    torchrun's rendezvous id (`--rdzv-id`; "none" when not given), then Slurm's job id,
+    then the rendezvous address (the same for every node of a launch, but also for the
+    next launch on that address: give TUNEBOARD_RUN_ID or --rdzv-id when it repeats).
+    """
+    run_id = environ.get("TORCHELASTIC_RUN_ID", "")
+    if run_id and run_id != "none":
+        return f"torchelastic:{run_id}"
+    if environ.get("SLURM_JOB_ID"):
+        return f"slurm:{environ['SLURM_JOB_ID']}.{environ.get('SLURM_STEP_ID', '')}"
+    if environ.get("MASTER_ADDR") and environ.get("MASTER_PORT"):
+        return f"master:{environ['MASTER_ADDR']}:{environ['MASTER_PORT']}"
+    return None
+
+
+def _distributed_uid(name, environ):
+    """The job uid all processes of a multi-node launch derive alike, or None."""
+    world = _env_int(environ, "WORLD_SIZE") or 1
+    if world <= 1:
+        return None
+    local_world = _env_int(environ, "LOCAL_WORLD_SIZE")
+    if local_world is not None and local_world >= world:
+        return None  # one node: only rank 0 reports, no other process needs the uid
+    key = _launch_key(environ)
+    if key is None:
+        return None
+    digest = hashlib.sha256(f"{key}|{name}".encode()).hexdigest()[:8]
+    return f"{_slug(name)[:55]}-{digest}"
 
 
 def _error_type(exc):
@@ -70,13 +143,26 @@ def init(
     uid=None,
     total_steps=None,
     total_epochs=None,
+    host=None,
+    system_metrics=None,
+    system_metrics_interval=DEFAULT_INTERVAL,
+    capture_console=None,
     **transport_options,
 ):
     """Create (or, with a known `uid`, resume) a job and return its `Run`.
 
     `server` and `token` default to `TUNEBOARD_SERVER` and `TUNEBOARD_TOKEN`. Without a
-    `uid` one is made from the name, so the job can be reported even while the server
-    is unreachable: creation is queued like everything else and sent first.
+    `uid`, `TUNEBOARD_RUN_ID` is used, else (in a multi-node launch) one derived from the
+    launch, else one made from the name, so the job can be reported even while the
+    server is unreachable: creation is queued like everything else and sent first.
+
+    `system_metrics` (default on; `TUNEBOARD_SYSTEM_METRICS=0` turns it off) samples the
+    host every `system_metrics_interval` seconds into the job. `capture_console` (default
+    on, `TUNEBOARD_CAPTURE_CONSOLE=0` off; "fd" to include child processes) sends what
+    the script prints and logs as log lines. `host` (default `TUNEBOARD_HOST` or the host
+    name) names this machine. In a distributed launch (`RANK`, `LOCAL_RANK`,
+    `WORLD_SIZE`), global rank 0 reports everything, local rank 0 of the other nodes
+    only samples its node into the same job, and other ranks report nothing.
     """
     server = server or os.environ.get("TUNEBOARD_SERVER") or DEFAULT_SERVER
     token = token or os.environ.get("TUNEBOARD_TOKEN")
@@ -84,22 +170,45 @@ def init(
         raise ValueError("token: pass token= or set TUNEBOARD_TOKEN (manage.py create_token)")
     if name is None:
         script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
-        name = uid or script or "run"
+        name = uid or os.environ.get("TUNEBOARD_RUN_ID") or script or "run"
+    uid = uid or os.environ.get("TUNEBOARD_RUN_ID") or _distributed_uid(name, os.environ)
     if uid is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(uid)):
         raise ValueError("uid: 1–64 characters: letters, digits, '-' and '_'")
+    if system_metrics is None:
+        system_metrics = _env_flag("TUNEBOARD_SYSTEM_METRICS", True)
+    if capture_console is None:
+        capture_console = _env_flag("TUNEBOARD_CAPTURE_CONSOLE", True)
+    if capture_console not in (True, False, "python", "fd"):
+        raise ValueError('capture_console: True, False, "python" or "fd"')
+    role = distributed_role()
+    host = host or hostname()
+    if role != "main" and uid is None:
+        if role == "node":
+            print(
+                "tuneboard: this node cannot find its job (set TUNEBOARD_RUN_ID, or torchrun "
+                "--rdzv-id): its resources are not reported",
+                file=sys.stderr,
+                flush=True,
+            )
+        role = "idle"
     run = Run(
         server=server,
         token=token,
         uid=uid or _uid_from_name(name),
         transport_options=transport_options,
+        role=role,
+        host=host,
     )
+    if role == "idle":
+        return run
     body = {
         "uid": run.uid,
         "name": name,
         "model": model or "",
         "dataset": dataset or "",
-        "host": hostname(),
     }
+    if role == "main":
+        body["host"] = host
     if config is not None:
         body["config"] = _json_safe(dict(config))
     if tags is not None:
@@ -109,11 +218,21 @@ def init(
         run.total_steps = int(total_steps)
     if total_epochs is not None:
         body["total_epochs"] = float(total_epochs)
+    # Every node posts the creation (idempotent: a known uid answers with that job), so
+    # a node's samples never reach the server before the job exists.
     run._post("/api/jobs", body)
-    run._post(
-        f"/api/jobs/{run.uid}/status",
-        {"status": "running", "host": body["host"], "time": time.time()},
-    )
+    if role == "main":
+        run._post(
+            f"/api/jobs/{run.uid}/status",
+            {"status": "running", "host": host, "time": time.time()},
+        )
+        if capture_console:
+            run._console = True
+            console.attach(run, "fd" if capture_console == "fd" else "python")
+    if system_metrics:
+        run._system = SystemMetrics(
+            run.transport, host=host, job=run.uid, interval=system_metrics_interval
+        )
     return run
 
 
@@ -125,29 +244,44 @@ class Run:
     cancels it.
     """
 
-    def __init__(self, *, server, token, uid, transport_options=None):
+    def __init__(self, *, server, token, uid, transport_options=None, role="main", host=None):
         self.uid = uid
         self.server = server.rstrip("/")
         self.url = f"{self.server}/job/{uid}"
+        self.host = host or hostname()
+        self.role = role
+        # Only the main process reports metrics, logs, stages and status; a node process
+        # only samples its host, an idle rank sends nothing (every call is then a no-op).
+        self.reporting = role == "main"
         self.step = None
         self.total_steps = None
         self.finished = False
         self._lock = threading.Lock()
         self._active_stages = []
         self._auto_step = 0
+        self._last_step = None
         self._warned = set()
+        self._console = False
+        self._system = None
+        # Integrations set this on the runs they create: such a run stays open after
+        # training (a later evaluate() or save is still reported) and is completed when
+        # the process exits. A run of your own is finished by `with run:` or finish();
+        # at exit it is only flushed.
+        self.finish_at_exit = False
         # Log seqs start at the current time in microseconds: a resumed run (same uid,
         # new process) continues above every seq an earlier process used, unless that
         # process wrote more than a million lines per second, and no server round trip
         # is needed to find where the last one stopped.
         self._seq = time.time_ns() // 1000
-        self.transport = Transport(
-            self.server,
-            token,
-            job_uid=uid,
-            heartbeat=self._heartbeat_body,
-            **(transport_options or {}),
-        )
+        self.transport = None
+        if role != "idle":
+            self.transport = Transport(
+                self.server,
+                token,
+                job_uid=uid,
+                heartbeat=self._heartbeat_body if self.reporting else None,
+                **(transport_options or {}),
+            )
         _install_excepthook()
         _open_runs.add(self)
 
@@ -156,6 +290,8 @@ class Run:
     def log(self, metrics, step=None, epoch=None):
         """Queue metric points `{key: value}` at `step` (default: one past the last
         implicit step). Values that are not numbers are skipped with one warning."""
+        if not self.reporting:
+            return
         if self.finished:
             self._warn_once(("finished", "log"), "log() after the run finished")
             return
@@ -191,10 +327,42 @@ class Run:
                 continue
             events.append(("m", key, step, value, epoch, now))
         if events:
+            if self._last_step is None or step > self._last_step:
+                self._last_step = step
             self.transport.put_many(events)
+
+    def summary(self, values):
+        """Record end-of-run values `{key: number}` (final accuracy, train runtime, …).
+
+        Each is stored as one metric point under its key at the run's last step (a key
+        with a single point: the job page shows it in its Summary table, not as a chart),
+        and the whole dict is sent once more as `{"summary": {...}}` in a status report,
+        for servers that keep summaries apart. Values that are not numbers are skipped.
+        """
+        if not self.reporting:
+            return
+        if self.finished:
+            self._warn_once(("finished", "summary"), "summary() after the run finished")
+            return
+        numbers_only = {}
+        for key, value in dict(values).items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                self._warn_once(("summary", key), f"summary {key!r}: {value!r} is not a number")
+                continue
+            numbers_only[str(key)] = float(value)
+        if not numbers_only:
+            return
+        step = self.step if self.step is not None else self._last_step
+        self.log(numbers_only, step=step if step is not None else 0)
+        self._post(
+            f"/api/jobs/{self.uid}/status",
+            {"summary": _json_safe(numbers_only), "time": time.time()},
+        )
 
     def log_text(self, message, level="INFO"):
         """Queue one log line for the job's terminal panel."""
+        if not self.reporting:
+            return
         if self.finished:
             self._warn_once(("finished", "log_text"), "log_text() after the run finished")
             return
@@ -223,6 +391,8 @@ class Run:
         if status not in STAGE_STATUSES:
             raise ValueError(f"status: {status!r} is not one of {', '.join(STAGE_STATUSES)}")
         # The event's own time: stage timings stay right when delivery is late.
+        if not self.reporting:
+            return
         if self.finished:
             self._warn_once(("finished", "stage"), "stage() after the run finished")
             return
@@ -246,7 +416,7 @@ class Run:
 
     def progress(self, step=None, total_steps=None, epoch=None, percent=None):
         """Report where training is; cheap enough to call every step (coalesced)."""
-        if self.finished:
+        if self.finished or not self.reporting:
             return
         fields = {}
         if step is not None:
@@ -298,13 +468,27 @@ class Run:
             return True
         return self._close({"status": "cancelled"}, timeout)
 
+    def _release(self):
+        """Stop capturing the console (sending a last partial line) and sampling the
+        host (with a last sample)."""
+        if self._console:
+            console.detach(self)
+            self._console = False
+        if self._system is not None:
+            self._system.stop()
+            self._system = None
+
     def _close(self, status_body, timeout):
-        status_body["time"] = time.time()
-        if self.step is not None:
-            status_body["step"] = self.step
-        self._post(f"/api/jobs/{self.uid}/status", status_body)
+        self._release()  # its last lines and sample go out before the status
+        if self.reporting:
+            status_body["time"] = time.time()
+            if self.step is not None:
+                status_body["step"] = self.step
+            self._post(f"/api/jobs/{self.uid}/status", status_body)
         self.finished = True
         _open_runs.discard(self)
+        if self.transport is None:
+            return True
         return self.transport.close(timeout=timeout)
 
     def __enter__(self):
@@ -330,7 +514,9 @@ class Run:
     def _warn_once(self, key, message):
         if key not in self._warned:
             self._warned.add(key)
-            print(f"tuneboard: {message} (skipped)", file=sys.stderr, flush=True)
+            # Straight to the terminal: the client's own notes are not captured as logs.
+            stream = getattr(sys.stderr, "tuneboard_local", sys.stderr)
+            print(f"tuneboard: {message} (skipped)", file=stream, flush=True)
 
     def __repr__(self):
         return f"<tuneboard.Run {self.uid} {self.url}>"
@@ -370,3 +556,20 @@ def _install_excepthook():
         _previous_excepthook(exc_type, exc, tb)
 
     sys.excepthook = excepthook
+
+
+@atexit.register
+def _close_open_runs_at_exit():
+    """At a normal exit, runs with `finish_at_exit` (those an integration created) are
+    completed; the others send their last console line and host sample, and the
+    transport's exit flush delivers what is queued. An uncaught exception has already
+    failed them through the excepthook. Registered after the transport's exit flush, so
+    it runs first (atexit runs in reverse order)."""
+    for run in list(_open_runs):
+        # Nothing may stop the other runs from being closed.
+        with contextlib.suppress(Exception):
+            if run.finish_at_exit:
+                timeout = run.transport.atexit_timeout if run.transport is not None else 1.0
+                run.finish(timeout=timeout)
+            else:
+                run._release()

@@ -3,7 +3,9 @@
 Pure Python with no Django import: `manage.py sample_resources` and the stdlib client's
 remote host agent both build their samples here, so a reading is computed one way.
 `psutil` and `pynvml` (nvidia-ml-py) are imported lazily; without `pynvml`, or without
-an NVIDIA driver, samples simply carry no GPU readings.
+an NVIDIA driver, samples simply carry no GPU readings. Without `psutil` on Linux, the
+same readings come from `/proc` and `/sys` (`ProcStats`), so the stdlib-only client
+samples its host too; elsewhere `HostSampler` then raises ImportError.
 
 A sample is a plain dict whose keys are the fields of `monitoring.ResourceSample`:
 `time` (Unix seconds), `cpu_percent`, `cpu_per_core`, `cpu_temp`, `ram_used`,
@@ -18,6 +20,7 @@ import logging
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +92,9 @@ class NvmlReader:
     # Errors that concern one reading of one GPU, not NVML as a whole.
     _FIELD_ERRORS = ("NVMLError_NotSupported", "NVMLError_NoPermission", "NVMLError_NoData")
 
-    def __init__(self, module, *, retry_seconds=NVML_RETRY_SECONDS, clock=time.monotonic):
+    def __init__(
+        self, module, *, retry_seconds=NVML_RETRY_SECONDS, clock=time.monotonic, quiet=False
+    ):
         self.nvml = module
         self.retry_seconds = retry_seconds
         self.clock = clock
@@ -98,7 +103,8 @@ class NvmlReader:
         self._failing = False
         self._slow = {}  # index -> (monotonic time, power_limit)
         if module is None:
-            logger.info("pynvml (nvidia-ml-py) is not installed: sampling without GPU readings")
+            if not quiet:
+                logger.info("pynvml (nvidia-ml-py) is not installed: sampling without GPU readings")
             self._field_errors = ()
         else:
             base = getattr(module, "NVMLError", Exception)
@@ -212,14 +218,160 @@ def nvml_reader():
     return NvmlReader(pynvml)
 
 
+class ProcStats:
+    """The part of psutil's API `HostSampler` uses, read from Linux's /proc and /sys.
+
+    For hosts without psutil (the client is standard library only): CPU use per core
+    from `/proc/stat`, memory and swap from `/proc/meminfo`, disk usage from `statvfs`,
+    disk and network byte counters from `/proc/diskstats` and `/proc/net/dev`, CPU
+    temperatures from `/sys/class/hwmon`. Values mean what psutil's mean.
+    """
+
+    SECTOR_BYTES = 512  # /proc/diskstats counts 512-byte sectors whatever the device
+
+    def __init__(self, root="/proc", sys_root="/sys"):
+        self.root = root
+        self.sys_root = sys_root
+        self._last_cpu = None
+
+    @classmethod
+    def available(cls, root="/proc"):
+        return os.path.exists(os.path.join(root, "stat"))
+
+    def _read(self, *parts):
+        with open(os.path.join(*parts), encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def _cpu_times(self):
+        cores = []
+        for line in self._read(self.root, "stat").splitlines():
+            name, _, rest = line.partition(" ")
+            if name.startswith("cpu") and name != "cpu":
+                values = [int(v) for v in rest.split()]
+                # user nice system idle iowait irq softirq steal (guest is within user)
+                busy = sum(values[:3]) + sum(values[5:8])
+                idle = sum(values[3:5])
+                cores.append((busy, busy + idle))
+        return cores
+
+    def cpu_percent(self, interval=None, percpu=True):
+        """Per-core busy percentages since the previous call (like psutil's)."""
+        now = self._cpu_times()
+        last, self._last_cpu = self._last_cpu, now
+        if last is None or len(last) != len(now):
+            last = [(0, 0)] * len(now)
+        percents = []
+        for (busy, total), (old_busy, old_total) in zip(now, last, strict=True):
+            elapsed = total - old_total
+            percents.append(100.0 * (busy - old_busy) / elapsed if elapsed > 0 else 0.0)
+        return percents if percpu else sum(percents) / max(1, len(percents))
+
+    def _meminfo(self):
+        info = {}
+        for line in self._read(self.root, "meminfo").splitlines():
+            key, _, value = line.partition(":")
+            parts = value.split()
+            if parts:
+                info[key] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+        return info
+
+    def virtual_memory(self):
+        info = self._meminfo()
+        total = info["MemTotal"]
+        available = info.get("MemAvailable")
+        if available is None:  # kernels before 3.14
+            available = info.get("MemFree", 0) + info.get("Buffers", 0) + info.get("Cached", 0)
+        return SimpleNamespace(total=total, available=available, used=total - available)
+
+    def swap_memory(self):
+        info = self._meminfo()
+        total = info.get("SwapTotal", 0)
+        return SimpleNamespace(total=total, used=total - info.get("SwapFree", 0))
+
+    def disk_usage(self, path):
+        st = os.statvfs(path)
+        total = st.f_blocks * st.f_frsize
+        # psutil: used = total - free, where free counts the blocks root may still use.
+        return SimpleNamespace(total=total, used=(st.f_blocks - st.f_bfree) * st.f_frsize)
+
+    def disk_io_counters(self, perdisk=True):
+        disks = {}
+        for line in self._read(self.root, "diskstats").splitlines():
+            fields = line.split()
+            if len(fields) >= 10:
+                disks[fields[2]] = SimpleNamespace(
+                    read_bytes=int(fields[5]) * self.SECTOR_BYTES,
+                    write_bytes=int(fields[9]) * self.SECTOR_BYTES,
+                )
+        return disks
+
+    def net_io_counters(self, pernic=True):
+        nics = {}
+        for line in self._read(self.root, "net", "dev").splitlines()[2:]:
+            name, _, rest = line.partition(":")
+            fields = rest.split()
+            if len(fields) >= 9:
+                nics[name.strip()] = SimpleNamespace(
+                    bytes_recv=int(fields[0]), bytes_sent=int(fields[8])
+                )
+        return nics
+
+    def net_if_stats(self):
+        return {}  # loopback interfaces are then recognised by name ("lo")
+
+    def sensors_temperatures(self):
+        chips = {}
+        base = os.path.join(self.sys_root, "class", "hwmon")
+        try:
+            entries = sorted(os.listdir(base))
+        except OSError:
+            return chips
+        for entry in entries:
+            folder = os.path.join(base, entry)
+            try:
+                name = self._read(folder, "name").strip()
+                files = os.listdir(folder)
+            except OSError:
+                continue
+            for file in sorted(files):
+                if not (file.startswith("temp") and file.endswith("_input")):
+                    continue
+                try:
+                    current = int(self._read(folder, file).strip()) / 1000.0
+                except (OSError, ValueError):
+                    continue
+                try:
+                    label = self._read(folder, file.replace("_input", "_label")).strip()
+                except OSError:
+                    label = ""
+                chips.setdefault(name, []).append(SimpleNamespace(label=label, current=current))
+        return chips
+
+
+def psutil_or_proc():
+    """`psutil` when installed, else `ProcStats` on Linux; ImportError otherwise."""
+    try:
+        import psutil
+    except ImportError:
+        if ProcStats.available():
+            return ProcStats()
+        raise ImportError(
+            "psutil is not installed and /proc is not available: pip install psutil"
+        ) from None
+    return psutil
+
+
 class HostSampler:
     """Takes samples of this host. Keep one instance: rates and CPU percentages are
     deltas since the previous `sample()` (the first one after construction measures
-    from construction time)."""
+    from construction time).
 
-    def __init__(self, *, nvml=None, disk_path="/", clock=time.monotonic):
-        import psutil
+    `psutil`: the module to read the host with (default: `psutil_or_proc()`, so a host
+    without psutil is read through /proc)."""
 
+    def __init__(self, *, nvml=None, disk_path="/", clock=time.monotonic, psutil=None):
+        if psutil is None:
+            psutil = psutil_or_proc()
         self.psutil = psutil
         self.nvml = nvml if nvml is not None else nvml_reader()
         self.disk_path = str(disk_path)

@@ -470,6 +470,8 @@ class Transport:
 
     def _warn(self, message):
         stream = self._stderr or sys.stderr
+        # Console capture's stand-in for stderr: the client's own notes skip the capture.
+        stream = getattr(stream, "tuneboard_local", stream)
         # stderr may be closed at interpreter exit: then there is nobody left to tell.
         with contextlib.suppress(OSError, ValueError):
             print(f"tuneboard: {message}", file=stream, flush=True)

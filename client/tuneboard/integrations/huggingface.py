@@ -1,36 +1,44 @@
 """`TuneboardCallback`: report a Hugging Face `Trainer` run to Tuneboard.
 
-    run = tuneboard.init(name="bert-sst2", model="bert-base-uncased", dataset="sst2")
-    run.stage("dataset_loading"); ...; run.stage("dataset_loading", "completed")
-    trainer = Trainer(..., callbacks=[TuneboardCallback(run)])
-    with run:
-        trainer.train()
+    trainer = Trainer(..., callbacks=[TuneboardCallback(name="bert-sst2",
+                                                        model="bert-base-uncased",
+                                                        dataset="sst2")])
+    trainer.train()
+    trainer.evaluate()          # still reported: validation stage, val/* metrics
+    trainer.save_model("out")   # save_model stage
 
-Trainer events map to stages (training on train begin, validation around each
-evaluation, save_model on each checkpoint), its logs to metrics (`loss` → `train/loss`,
-`eval_loss` → `val/loss`, `eval_accuracy` → `val/accuracy`, `eval_f1` → `val/f1`, any
-other number under its own name) and progress to `state.global_step / state.max_steps`.
-Dataset loading and tokenization happen before the Trainer exists: mark them on the run.
+Without a run, the callback creates one at train begin (from the Trainer's arguments
+and `init_options`) and keeps it open until the process exits, when it is completed —
+so `evaluate()`, `predict()` and `save_model()` after `train()` are reported — or until
+`callback.run.finish()`. A script that dies fails it (the client's excepthook). With a
+run of your own (`TuneboardCallback(run)`), the run is yours to finish (`with run:`).
 
-Without a run, the callback makes one at train begin from the Trainer's arguments and
-finishes it at train end. The Trainer has no exception event: run `trainer.train()`
-inside `with run:` (or let the run's excepthook see the exception) to record failures;
-`callback.fail(exc)` does it by hand.
+Trainer events map to stages: training on train begin/end, validation around each
+evaluation and prediction, save_model on each checkpoint and on `trainer.save_model()`.
+Metric names are mapped (`METRIC_NAMES`, `metric_name`): `loss` → `train/loss`,
+`eval_*` → `val/*` (`eval_loss` → `val/loss`, `eval_runtime` → `val/runtime`),
+`test_*` (from `predict()`) → `test/*`; the end-of-training values (`train_runtime`,
+`train_loss`, `train_samples_per_second`, `total_flos`, …) go to `run.summary()`;
+`epoch` is the points' epoch, not a series; anything else keeps its name. Progress comes
+from `state.global_step / state.max_steps`. Dataset loading and tokenization happen
+before the Trainer exists: mark them on a run of your own if you want those stages.
 
 `transformers` is imported only when this module is; `import tuneboard` never needs it.
 """
 
+import functools
 import math
 import numbers
 
 from ..run import init
 
 try:
-    from transformers import TrainerCallback
+    from transformers import Trainer, TrainerCallback
 except ImportError:  # lets the module be imported (and read) without transformers
+    Trainer = None
     TrainerCallback = object
 
-__all__ = ["METRIC_NAMES", "TuneboardCallback"]
+__all__ = ["METRIC_NAMES", "TuneboardCallback", "metric_name"]
 
 METRIC_NAMES = {
     "loss": "train/loss",
@@ -38,6 +46,23 @@ METRIC_NAMES = {
     "eval_accuracy": "val/accuracy",
     "eval_f1": "val/f1",
 }
+SUMMARY_NAMES = {"total_flos"}
+
+
+def metric_name(name):
+    """`(key, is_summary)` for a number the Trainer logged under `name`, or None for
+    one that is not a series of its own (`epoch`)."""
+    if name in METRIC_NAMES:
+        return METRIC_NAMES[name], False
+    if name == "epoch":
+        return None
+    if name.startswith("eval_"):
+        return "val/" + name[len("eval_") :], False
+    if name.startswith("test_"):
+        return "test/" + name[len("test_") :], False
+    if name.startswith("train_") or name in SUMMARY_NAMES:
+        return name, True
+    return name, False
 
 
 def _config_of(args):
@@ -60,9 +85,10 @@ def _config_of(args):
 class TuneboardCallback(TrainerCallback):
     """A `transformers.TrainerCallback` that reports to a `tuneboard.Run`.
 
-    `run`: an open run, which the callback leaves open at train end (the caller may
-    still report saving the model). Without one, `init_options` (server, token, name,
-    model, dataset, …) create a run at train begin that is finished at train end.
+    `run`: an open run, which the callback never finishes (the caller does). Without
+    one, `init_options` (server, token, name, model, dataset, …, any `tuneboard.init`
+    option) create a run at train begin, kept open until the process exits (then
+    completed) or `callback.run.finish()`.
     """
 
     def __init__(self, run=None, **init_options):
@@ -72,6 +98,7 @@ class TuneboardCallback(TrainerCallback):
         self.owns_run = run is None
         self.init_options = init_options
         self._evaluating = False
+        _report_save_model()
 
     # helpers ----------------------------------------------------------------------
 
@@ -92,6 +119,9 @@ class TuneboardCallback(TrainerCallback):
             if args.num_train_epochs:
                 options.setdefault("total_epochs", args.num_train_epochs)
             self.run = init(**options)
+            # Kept open after train(): evaluate(), predict() and save_model() still
+            # report; the process's exit completes it.
+            self.run.finish_at_exit = True
         return self.run
 
     def _progress(self, state):
@@ -110,9 +140,10 @@ class TuneboardCallback(TrainerCallback):
     # Trainer events ---------------------------------------------------------------
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
+        # Every process makes its run: on other nodes' local rank 0 it samples the node.
+        run = self._ensure_run(args, state, model)
         if not state.is_world_process_zero:
             return
-        run = self._ensure_run(args, state, model)
         run.stage("training", "active")
         self._progress(state)
 
@@ -120,16 +151,25 @@ class TuneboardCallback(TrainerCallback):
         if state.is_world_process_zero:
             self._progress(state)
 
+    def _log_numbers(self, state, values):
+        metrics, summary = {}, {}
+        for name, value in (values or {}).items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                continue  # e.g. strings in the final summary
+            mapped = metric_name(name)
+            if mapped is None:
+                continue
+            key, is_summary = mapped
+            (summary if is_summary else metrics)[key] = float(value)
+        if metrics:
+            self.run.log(metrics, step=state.global_step, epoch=state.epoch)
+        if summary:
+            self.run.summary(summary)
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or self.run is None or not logs:
             return
-        metrics = {}
-        for name, value in logs.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                continue  # e.g. strings in the final summary
-            metrics[METRIC_NAMES.get(name, name)] = float(value)
-        if metrics:
-            self.run.log(metrics, step=state.global_step, epoch=state.epoch)
+        self._log_numbers(state, logs)
 
     def on_prediction_step(self, args, state, control, **kwargs):
         if state.is_world_process_zero and self.run is not None and not self._evaluating:
@@ -144,6 +184,14 @@ class TuneboardCallback(TrainerCallback):
         self._evaluating = False
         self.run.stage("validation", "completed", message=f"step {state.global_step}")
 
+    def on_predict(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or self.run is None:
+            return
+        self._log_numbers(state, metrics)  # test_* → test/*
+        if self._evaluating:
+            self._evaluating = False
+            self.run.stage("validation", "completed", message="predict")
+
     def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or self.run is None:
             return
@@ -155,5 +203,40 @@ class TuneboardCallback(TrainerCallback):
             return
         self._progress(state)
         self.run.stage("training", "completed")
-        if self.owns_run:
-            self.run.finish()
+
+
+def _report_save_model():
+    """Wrap `Trainer.save_model` once: the Trainer has no event for a save the script
+    asks for, so a Trainer with a `TuneboardCallback` reports it as the save_model stage
+    (checkpoints, saved by the Trainer itself, come through `on_save`)."""
+    if Trainer is None or getattr(Trainer.save_model, "_tuneboard", False):
+        return
+    original = Trainer.save_model
+
+    @functools.wraps(original)
+    def save_model(self, output_dir=None, _internal_call=False):
+        runs = []
+        if not _internal_call and self.is_world_process_zero():
+            for callback in self.callback_handler.callbacks:
+                run = (
+                    getattr(callback, "run", None)
+                    if isinstance(callback, TuneboardCallback)
+                    else None
+                )
+                if run is not None and run.reporting and "save_model" not in run._active_stages:
+                    runs.append(run)
+        target = str(output_dir or self.args.output_dir)
+        for run in runs:
+            run.stage("save_model", "active", message=target)
+        try:
+            result = original(self, output_dir, _internal_call)
+        except BaseException:
+            for run in runs:
+                run.stage("save_model", "failed", message=target)
+            raise
+        for run in runs:
+            run.stage("save_model", "completed", message=target)
+        return result
+
+    save_model._tuneboard = True
+    Trainer.save_model = save_model
