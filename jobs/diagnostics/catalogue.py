@@ -549,7 +549,8 @@ SIGNATURES = [
     Signature(
         "torch.dataloader_shm",
         SHARED_MEMORY,
-        r"insufficient shared memory \(shm\)|unable to (?:open|write to) shared memory|"
+        r"insufficient shared memory \(shm\)|out of shared memory|killed by signal: Bus error|"
+        r"unable to (?:open|write to) shared memory|"
         r"No space left on device[^\n]*/dev/shm",
         "torch torch/csrc/DataLoader.cpp (bus error handler); torch/lib/libshm",
     ),
