@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from jobs import selectors
 from jobs.core.validation import InvalidInput
-from jobs.diagnostics import rules
+from jobs.diagnostics import history, rules
 from jobs.models import JobStatus
 from jobs.services import job_update_details
 
@@ -23,6 +23,7 @@ from ..presenters import (
     completed_summary,
     config_rows,
     details_payload,
+    failure_history,
     job_boot,
     job_error,
     metric_cards,
@@ -57,6 +58,8 @@ def job_detail(request, uid):
     boot = job_boot(
         job, card=card, stages=stages, last_seq=logs["last_seq"], has_metrics=has_metrics
     )
+    findings = rules.job_findings_shown(job)
+    failed = job.status == JobStatus.FAILED
     return render(
         request,
         "jobs/job_detail.html",
@@ -69,10 +72,11 @@ def job_detail(request, uid):
             "other_keys": boot["otherKeys"],
             "logs": logs["lines"],
             "error": job_error(job),
-            "findings": list(rules.job_findings(job)) if job.status == JobStatus.FAILED else [],
-            "alerts": (
-                selectors.alert_open_findings(job) if job.status != JobStatus.FAILED else []
-            ),
+            # The same findings `GET /api/jobs/{uid}` carries: a failed job's diagnosis,
+            # another job's open alerts.
+            "findings": findings if failed else [],
+            "alerts": [] if failed else findings,
+            "failure_history": failure_history_context(job) if failed else None,
             "summary": (
                 completed_summary(job, selectors.metric_best_point(job=job, key=VAL_LOSS_KEY))
                 if job.status == JobStatus.COMPLETED
@@ -85,6 +89,22 @@ def job_detail(request, uid):
             "now": timezone.now(),
             "notes_html": render_markdown(job.notes),
         },
+    )
+
+
+def failure_history_context(job):
+    """ "Failed here before": earlier failures with this signature, and what the next
+    successful run of the same model and dataset changed in its config."""
+    earlier_count, earlier = selectors.failure_earlier(job)
+    next_success = selectors.failure_next_success(job)
+    changes = history.config_changes(job.config, next_success.config) if next_success else []
+    return failure_history(
+        job,
+        earlier_count=earlier_count,
+        earlier=earlier,
+        next_success=next_success,
+        changes=changes,
+        description=history.describe_changes(changes),
     )
 
 
