@@ -29,6 +29,11 @@ class JobFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search", help_text="Text in name, uid, model or dataset."
     )
+    signature = django_filters.CharFilter(
+        field_name="failure_signature",
+        help_text="Failed jobs with this failure signature (exact, as the dashboard's top "
+        "failure causes list it).",
+    )
     ordering = StableOrderingFilter(
         fields=["created_at", "started_at", "finished_at", "progress", "name", "status"],
         help_text="created_at, started_at, finished_at, progress, name or status; "

@@ -22,21 +22,41 @@ LOG_WINDOW = 400
 
 @dataclass
 class Finding:
+    """One diagnosis: its kind (`code`), what it means and what to change.
+
+    `doc` links the documentation page that explains the fixes; `evidence` carries the
+    failure point (stage, step, the log line that shows it) and, for a failure recognised
+    from its message, the catalogue signature and where that message comes from.
+    """
+
     code: str
     severity: str  # "critical" | "warning"
     title: str
     summary: str
     evidence: dict = field(default_factory=dict)
     suggested_fixes: list = field(default_factory=list)
+    doc: str = ""
+
+    @property
+    def kind(self):
+        return self.code
 
     def as_dict(self):
+        """The finding as stored with alerts, sent to the webhook, shown on the pages and in
+        `GET /api/jobs/{uid}`: the API contract's `kind`/`stage`/`step`/`fixes`, and the
+        older `code`/`suggested_fixes` names the live alerts panel reads."""
         return {
+            "kind": self.code,
             "code": self.code,
             "severity": self.severity,
             "title": self.title,
             "summary": self.summary,
+            "stage": self.evidence.get("stage"),
+            "step": self.evidence.get("step"),
             "evidence": self.evidence,
-            "suggested_fixes": self.suggested_fixes,
+            "fixes": list(self.suggested_fixes),
+            "suggested_fixes": list(self.suggested_fixes),
+            "doc": self.doc,
         }
 
 
@@ -47,9 +67,9 @@ class Evidence:
         self.job = job
         self.now = now or timezone.now()
         self.config = job.config or {}
-        self.error_text = "\n".join(
-            part for part in (job.error_type, job.error_message, job.error_traceback) if part
-        )
+        # "type: message" first, as Python prints it, so a rule can anchor on both.
+        head = ": ".join(part for part in (job.error_type, job.error_message) if part)
+        self.error_text = "\n".join(part for part in (head, job.error_traceback) if part)
         self._series = {}
         self._logs = None
         self._samples = None
@@ -89,6 +109,10 @@ class Evidence:
             rows.reverse()
             self._logs = rows
         return self._logs
+
+    def error_logs(self):
+        """Recent ERROR/CRITICAL log lines, oldest first (a subset of `logs()`)."""
+        return [entry for entry in self.logs() if entry.level in ("ERROR", "CRITICAL")]
 
     def samples(self, minutes=None):
         if self._samples is None:

@@ -1,11 +1,14 @@
-"""Rules about the training curves: a NaN or infinite loss, divergence, overfitting."""
+"""Numerics and the training curves: a NaN or infinite loss, fp16/bf16 problems,
+divergence, overfitting. The `*_fixes` recipes are named by the catalogue's kinds."""
 
 import itertools
 import math
 
 from jobs.core.values import encode_float
 
-from .evidence import Finding, config_value, is_lora, log_evidence
+from .evidence import Finding, config_value, is_lora
+
+DOC_NAN = "https://pytorch.org/docs/stable/autograd.html#anomaly-detection"
 
 
 def _nan_fixes(c):
@@ -30,20 +33,77 @@ def _nan_fixes(c):
     return fixes
 
 
+def nan_fixes(ev, match=None):
+    return _nan_fixes(ev.config)
+
+
+def fp16_overflow_fixes(ev, match=None):
+    c = ev.config
+    fixes = []
+    if c.get("fp16") or not c.get("bf16"):
+        fixes.append(
+            "Train in bf16 (bf16=True, fp16=False) on Ampere or newer GPUs: its range "
+            "does not overflow where fp16 does."
+        )
+    lr = config_value(c, "learning_rate", "lr")
+    if isinstance(lr, (int, float)) and lr > 0:
+        fixes.append(f"Lower learning_rate ({lr:g} → {lr / 2:g}).")
+    if not config_value(c, "max_grad_norm", default=None):
+        fixes.append("Clip gradients (max_grad_norm=1.0).")
+    fixes.append(
+        "With DeepSpeed, raise the loss-scale floor or window (fp16.initial_scale_power=12, "
+        "loss_scale_window=1000) — or leave fp16 for bf16."
+    )
+    return fixes
+
+
+def fp16_weights_fixes(ev, match=None):
+    return [
+        "The trainable weights are float16 while fp16=True: load the model in float32 "
+        "(torch_dtype=torch.float32) and let autocast use fp16, or load in bfloat16 and "
+        "train with bf16=True.",
+        "With LoRA on a half-precision base, cast the adapters to float32: "
+        "prepare_model_for_kbit_training(model) or "
+        "`for p in model.parameters(): p.data = p.data.float() if p.requires_grad else p.data`.",
+    ]
+
+
+def bf16_fixes(ev, match=None):
+    c = ev.config
+    fixes = []
+    if c.get("bf16") or c.get("bf16") is None:
+        fixes.append(
+            "This GPU has no bf16 (pre-Ampere: V100, T4): use fp16=True, bf16=False "
+            "(and bnb_4bit_compute_dtype=float16 with QLoRA)."
+        )
+    fixes.append("Or run on an Ampere or newer GPU (A10, A100, L4, H100).")
+    fixes.append(
+        "Check on the machine: python -c 'import torch; print(torch.cuda.is_bf16_supported())'; "
+        "False on a GPU machine also means torch cannot see CUDA."
+    )
+    return fixes
+
+
+def fp16_unsupported_fixes(ev, match=None):
+    return [
+        "Half precision needs a GPU: torch sees none here. Check nvidia-smi, "
+        "CUDA_VISIBLE_DEVICES and that torch is a CUDA build (torch.cuda.is_available()).",
+        "To train on CPU on purpose, turn off fp16/bf16 and load the model in float32.",
+    ]
+
+
 def detect_nan_loss(ev):
+    """A NaN or ±inf point in the loss series (a failure message saying so is catalogued)."""
     first = ev.first_non_finite("train/loss") or ev.first_non_finite("loss")
-    match, entry = (None, None)
     if first is None:
-        match, entry = ev.search(r"\bloss\b[^\n]{0,40}\b(nan|inf)\b|\bnan loss\b")
-        if not match:
-            return None
-    step = first[0] if first else ev.job.error_step
-    value = "NaN" if first and first[1] is None else encode_float(first[1]) if first else "NaN"
+        return None
+    step = first[0]
+    value = "NaN" if first[1] is None else encode_float(first[1])
     evidence = {
         "stage": "training",
         "step": step,
         "metric": {"key": "train/loss", "step": step, "value": value},
-        "log": log_evidence(entry),
+        "log": None,
     }
     return Finding(
         "nan_loss",
@@ -52,6 +112,7 @@ def detect_nan_loss(ev):
         f"train/loss was {value} from step {step}: the optimisation diverged numerically.",
         evidence,
         _nan_fixes(ev.config),
+        doc=DOC_NAN,
     )
 
 

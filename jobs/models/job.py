@@ -1,5 +1,7 @@
 """A job and its pipeline stages: what a training run is and where it stands."""
 
+import re
+
 from django.db import connections, models
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -104,6 +106,41 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         return super().get_queryset().alias(queue_position=F("queued_at"))
 
 
+SIGNATURE_MAX = 255
+# Masks applied in order: what varies between two runs failing the same way.
+_SIGNATURE_MASKS = [
+    (re.compile(r"https?://\S+"), "<url>"),
+    (re.compile(r"(?:[A-Za-z]:)?(?:~|\.{1,2})?(?:[/\\][\w.@+-]+){2,}[/\\]?"), "<path>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
+    (
+        re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I),
+        "<hex>",
+    ),
+    (re.compile(r"(?<![\w<])[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?![A-Za-z_])", re.I), "<n>"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def failure_signature_of(error_type, message):
+    """A failure's normalised signature: the exception's class name and the first
+    sentence of its message with URLs, paths, ids, hex and numbers masked.
+
+    Two CUDA OOMs that tried to allocate different sizes share one signature; an OOM and
+    a NaN loss do not. Changing this changes how stored failures group: ship a migration
+    that recomputes `Job.failure_signature` with it.
+    """
+    name = (error_type or "").strip().rsplit(".", 1)[-1] or "Error"
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    for regex, mask in _SIGNATURE_MASKS:
+        text = regex.sub(mask, text)
+    # The first sentence: later ones carry the variable detail (free memory, hints).
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z(])", text, maxsplit=1)[0]
+    if len(first) >= 12:
+        text = first
+    return f"{name}: {text.strip()}"[:SIGNATURE_MAX].rstrip()
+
+
 class Job(models.Model):
     uid = models.SlugField(max_length=64, unique=True)
     # Who may see and change the job (jobs.accounts); PROTECT: a project with jobs is
@@ -145,6 +182,9 @@ class Job(models.Model):
     error_traceback = models.TextField(blank=True)
     error_stage = models.CharField(max_length=32, choices=StageName.choices, blank=True)
     error_step = models.BigIntegerField(null=True, blank=True)
+    # Failed jobs: `failure_signature_of(error_type, error_message)`, so failures group
+    # ("failed here before", the dashboard's top failure causes) with one indexed lookup.
+    failure_signature = models.CharField(max_length=SIGNATURE_MAX, blank=True, editable=False)
 
     # Completed jobs: {"artifact_path", "size_bytes", "endpoint", "format", ...}
     deployment = models.JSONField(default=dict, blank=True)
@@ -177,6 +217,8 @@ class Job(models.Model):
             # Queue positions: the COUNT of queued jobs ahead of one, a page's ROW_NUMBER
             # over the queue, and the current jobs list in queue order.
             models.Index(fields=["status", "queued_at", "id"], name="job_queue_idx"),
+            # A failed job's page: earlier failures with the same signature, newest first.
+            models.Index(fields=["failure_signature", "-finished_at"], name="job_failure_sig_idx"),
         ]
 
     def __str__(self):
@@ -184,6 +226,11 @@ class Job(models.Model):
 
     def save(self, *args, **kwargs):
         self.tags_text = "," + ",".join(self.tags or []) + "," if self.tags else ""
+        self.failure_signature = (
+            failure_signature_of(self.error_type, self.error_message)
+            if self.status == JobStatus.FAILED
+            else ""
+        )
         super().save(*args, **kwargs)
 
     @property

@@ -7,6 +7,12 @@ package re-exports their public names.
 """
 
 from .alerts import alert_open_findings
+from .failures import (
+    TOP_FAILURE_DAYS,
+    failure_earlier,
+    failure_next_success,
+    failure_top_signatures,
+)
 from .jobs import (
     STATISTICS_DAYS,
     current_jobs_queryset,
@@ -49,8 +55,12 @@ __all__ = [
     "MAX_POINTS_CAP",
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
+    "TOP_FAILURE_DAYS",
     "alert_open_findings",
     "current_jobs_queryset",
+    "failure_earlier",
+    "failure_next_success",
+    "failure_top_signatures",
     "job_by_uid",
     "job_by_uids",
     "job_detail",

@@ -333,3 +333,31 @@ def compare_final_rows(jobs, best):
             }
         )
     return rows
+
+
+def failure_history(job, *, earlier_count, earlier, next_success, changes, description):
+    """The failed job page's "failed here before": the earlier jobs with the same failure
+    signature and, when a later run of the same model and dataset succeeded, what its
+    config changed. None when there is neither."""
+    if not earlier and next_success is None:
+        return None
+    return {
+        "signature": job.failure_signature,
+        "earlier_count": earlier_count,
+        "earlier": [
+            {
+                "uid": other.uid,
+                "name": other.name,
+                "finished_at": other.finished_at,
+                "error_step": other.error_step,
+            }
+            for other in earlier
+        ],
+        "next_success": (
+            {"uid": next_success.uid, "name": next_success.name}
+            if next_success is not None
+            else None
+        ),
+        "changes": changes,
+        "description": description,
+    }

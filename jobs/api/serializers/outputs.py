@@ -108,6 +108,35 @@ class ResourceSampleOutput(serializers.Serializer):
     net_tx_rate = serializers.FloatField(allow_null=True)
 
 
+class FindingOutput(serializers.Serializer):
+    """`jobs.diagnostics.Finding.as_dict`: one diagnosis, as the job page shows it."""
+
+    kind = serializers.CharField(help_text="The rule's code, e.g. cuda_oom, nan_loss, triage.")
+    title = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["critical", "warning"])
+    summary = serializers.CharField()
+    stage = serializers.ChoiceField(
+        choices=StageName.choices, allow_null=True, help_text="Where it failed (or happens)."
+    )
+    step = serializers.IntegerField(allow_null=True)
+    evidence = serializers.DictField(
+        help_text="The failure point and what shows it: stage, step, time, log "
+        "({seq, level, message, time}), match, signature and source (catalogued failures), "
+        "metric or resources (series rules)."
+    )
+    fixes = serializers.ListField(
+        child=serializers.CharField(), help_text="Concrete changes, computed from the config."
+    )
+    doc = serializers.CharField(help_text="Documentation page for the fixes; may be empty.")
+    code = serializers.CharField(help_text="Same as kind (the alerts' name for it).")
+    suggested_fixes = serializers.ListField(
+        child=serializers.CharField(), help_text="Same as fixes (the alerts' name for it)."
+    )
+
+    class Meta:
+        ref_name = "Finding"
+
+
 class JobDetailOutput(JobCardOutput):
     config = serializers.DictField()
     notes = serializers.CharField()
@@ -124,6 +153,11 @@ class JobDetailOutput(JobCardOutput):
     eta_seconds = serializers.FloatField(allow_null=True)
     resources = ResourceSampleOutput(
         allow_null=True, help_text="Newest resource sample (running jobs)."
+    )
+    findings = FindingOutput(
+        many=True,
+        help_text="A failed job's diagnosis, or another job's open alerts; [] otherwise. "
+        "The same findings the job page shows.",
     )
 
 

@@ -23,6 +23,7 @@ from jobs.api.http import (
 from jobs.api.serializers.inputs import JobCreateInput
 from jobs.api.serializers.outputs import JobCardOutput, JobDetailOutput, StatisticsOutput
 from jobs.core.validation import Conflict, InvalidInput
+from jobs.diagnostics.rules import job_findings_shown
 from jobs.events import job_card
 from jobs.filters import JobFilter
 from jobs.models import Job, JobStatus, Project
@@ -30,9 +31,11 @@ from monitoring.selectors import resource_latest
 
 
 def job_detail(job):
-    """The job screen's data, with the newest resource sample of a running job."""
+    """The job screen's data, with the newest resource sample of a running job and the
+    findings its page shows."""
     running = job.status == JobStatus.RUNNING
-    return selectors.job_detail(job, resources=resource_latest(job=job) if running else None)
+    detail = selectors.job_detail(job, resources=resource_latest(job=job) if running else None)
+    return {**detail, "findings": job_findings_shown(job)}
 
 
 # --- job lists ---------------------------------------------------------------------------
@@ -157,6 +160,8 @@ class JobDetailApi(ApiView):
     def get(self, request, uid):
         """The job card plus `config`, `notes`, `stages` (five, in order),
         `latest_metrics` ({key: {step, value, epoch, time}}), `metric_keys`, `deployment`,
-        `mean_step_rate`; for a running job also `step_rate` (steps/s over the last
-        minute), `eta_seconds` and `resources` (newest sample), null otherwise."""
+        `mean_step_rate`, `findings` (a failed job's diagnosis or another job's open
+        alerts, as its page shows them; [] for a queued job); for a running job also
+        `step_rate` (steps/s over the last minute), `eta_seconds` and `resources` (newest
+        sample), null otherwise."""
         return Response(job_detail(job_or_404(uid, request)))

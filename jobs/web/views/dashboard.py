@@ -45,6 +45,7 @@ def dashboard(request):
         "model": params.get("model", ""),
         "tag": params.get("tag", ""),
         "q": params.get("q", "").strip(),
+        "signature": params.get("signature", ""),
         "ordering": ordering,
     }
     models, all_tags = selectors.job_filter_options(projects)
@@ -57,11 +58,13 @@ def dashboard(request):
             "total": total,
             "page_size": DASHBOARD_PAGE_SIZE,
             "stats": selectors.job_statistics(per_day=False, projects=projects),
+            "top_failures": selectors.failure_top_signatures(jobs=selectors.jobs_in(projects)),
+            "top_failure_days": selectors.TOP_FAILURE_DAYS,
             "filters": filters,
             "status_filters": STATUS_FILTERS,
             "models": models,
             "tags": all_tags,
             "orderings": ORDERINGS,
-            "filtered": any(filters[k] for k in ("status", "model", "tag", "q")),
+            "filtered": any(filters[k] for k in ("status", "model", "tag", "q", "signature")),
         },
     )

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from jobs import selectors
 from jobs.accounts.permissions import may
 from jobs.core.validation import InvalidInput
-from jobs.diagnostics import rules
+from jobs.diagnostics import history, rules
 from jobs.models import JobStatus, Role
 from jobs.services import job_update_details
 
@@ -24,6 +24,7 @@ from ..presenters import (
     completed_summary,
     config_rows,
     details_payload,
+    failure_history,
     job_boot,
     job_error,
     metric_cards,
@@ -65,6 +66,8 @@ def job_detail(request, uid):
         has_metrics=has_metrics,
         layout=layout,
     )
+    findings = rules.job_findings_shown(job)
+    failed = job.status == JobStatus.FAILED
     return render(
         request,
         "jobs/job_detail.html",
@@ -78,9 +81,12 @@ def job_detail(request, uid):
             "metric_layout": layout,
             "logs": logs["lines"],
             "error": job_error(job),
-            "findings": list(rules.job_findings(job)) if job.status == JobStatus.FAILED else [],
-            "alerts": (
-                selectors.alert_open_findings(job) if job.status != JobStatus.FAILED else []
+            # The same findings `GET /api/jobs/{uid}` carries: a failed job's diagnosis,
+            # another job's open alerts.
+            "findings": findings if failed else [],
+            "alerts": [] if failed else findings,
+            "failure_history": (
+                failure_history_context(job, page_projects(request)) if failed else None
             ),
             "summary": (
                 completed_summary(job, selectors.metric_best_point(job=job, key=VAL_LOSS_KEY))
@@ -94,6 +100,23 @@ def job_detail(request, uid):
             "now": timezone.now(),
             "notes_html": render_markdown(job.notes),
         },
+    )
+
+
+def failure_history_context(job, projects):
+    """ "Failed here before": earlier failures with this signature, and what the next
+    successful run of the same model and dataset changed in its config."""
+    visible = selectors.jobs_in(projects)
+    earlier_count, earlier = selectors.failure_earlier(job, jobs=visible)
+    next_success = selectors.failure_next_success(job, jobs=visible)
+    changes = history.config_changes(job.config, next_success.config) if next_success else []
+    return failure_history(
+        job,
+        earlier_count=earlier_count,
+        earlier=earlier,
+        next_success=next_success,
+        changes=changes,
+        description=history.describe_changes(changes),
     )
 
 
