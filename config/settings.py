@@ -7,8 +7,10 @@ that cannot be parsed raises `ImproperlyConfigured` at start, never later.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -79,12 +81,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
+    "csp",
     "jobs",
     "monitoring",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -206,6 +213,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG or not (STATIC_ROOT / "staticfiles.json").exists()
 
+# Axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -232,6 +244,37 @@ if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts
         f"TUNEBOARD_EMBEDDED_DAEMONS: unknown {', '.join(sorted(unknown))}; "
         "choose from sampler, simulator, alerts"
     )
+
+# Behind a reverse proxy every request comes from the proxy's address: name the header the
+# proxy sets to the client's (X-Real-IP, or X-Forwarded-For, whose right-most entry is
+# taken). Only that header is trusted; unset, REMOTE_ADDR is the client.
+TUNEBOARD_CLIENT_IP_HEADER = envstr("TUNEBOARD_CLIENT_IP_HEADER")
+
+# Sign-in lockout (django-axes, jobs/accounts/lockout.py): an account is locked after
+# TUNEBOARD_SIGNIN_FAILURES wrong passwords within the lockout time, from anywhere; a
+# client address after TUNEBOARD_SIGNIN_ADDRESS_FAILURES, whatever the usernames.
+TUNEBOARD_SIGNIN_FAILURES = envint("TUNEBOARD_SIGNIN_FAILURES", 5, minimum=1)
+TUNEBOARD_SIGNIN_LOCKOUT_MINUTES = envint("TUNEBOARD_SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)
+TUNEBOARD_SIGNIN_ADDRESS_FAILURES = envint(
+    "TUNEBOARD_SIGNIN_ADDRESS_FAILURES",
+    4 * TUNEBOARD_SIGNIN_FAILURES,
+    minimum=TUNEBOARD_SIGNIN_FAILURES,
+)
+AXES_FAILURE_LIMIT = TUNEBOARD_SIGNIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=TUNEBOARD_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "jobs.accounts.lockout.SigninAttemptHandler"
+AXES_CLIENT_IP_CALLABLE = "jobs.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "jobs.web.views.auth.signin_locked"
+# The lock lasts the configured time from the failure that set it: further tries while
+# locked (even the right password) neither count nor extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
+# Invalid bearer tokens (jobs/api/auth.py): after TUNEBOARD_TOKEN_FAILURES from one client
+# address within TUNEBOARD_TOKEN_LOCKOUT_MINUTES, that address gets 429 with Retry-After
+# for the rest of that window. Counted in the default cache (local memory, per process).
+TUNEBOARD_TOKEN_FAILURES = envint("TUNEBOARD_TOKEN_FAILURES", 10, minimum=1)
+TUNEBOARD_TOKEN_LOCKOUT_MINUTES = envint("TUNEBOARD_TOKEN_LOCKOUT_MINUTES", 5, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -287,6 +330,26 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp): the site's own scripts, styles, images and sockets
+# only. The few inline <script> and <style> elements carry the response's nonce
+# (`request.csp_nonce`); style attributes are refused, so templates set no `style=`.
+# 'self' covers ws:/wss: to the same host (CSP Level 3; checked in Chromium by the E2E
+# suite). The favicon and Swagger UI's icons are data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

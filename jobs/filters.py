@@ -10,7 +10,9 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     """Ordering with the id as last key, so pages never repeat or skip equal rows."""
 
     def filter(self, qs, value):
-        if value in ([], (), {}, "", None):
+        # Blank entries ("?ordering=,,") mean nothing, as an absent parameter does.
+        value = [param for param in value or () if param and param.strip("-")]
+        if not value:
             return qs
         ordering = [self.get_ordering_value(param) for param in value]
         return qs.order_by(*ordering, "-id")

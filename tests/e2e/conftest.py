@@ -69,14 +69,27 @@ def signed_in_state(browser, server):
     return state
 
 
+# Every Content Security Policy violation, in every document the page opens, is an error.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  const text = `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`;
+  window.__cspViolations.push(text);
+  window.__tbCspViolation(text);
+});
+"""
+
+
 class ConsoleWatch:
-    """Collects the page's console errors and uncaught exceptions."""
+    """Collects the page's console errors, uncaught exceptions and CSP violations."""
 
     def __init__(self, page):
         self.errors = []
         self.allowed = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        page.expose_function("__tbCspViolation", lambda text: self.errors.append(text))
+        page.add_init_script(CSP_LISTENER)
 
     def _console(self, message):
         if message.type == "error":
