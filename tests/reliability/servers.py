@@ -141,10 +141,13 @@ class Daphne(DaphneServer):
         return {"Cookie": f"sessionid={self.site.session}", "Origin": self.url}
 
 
-def _pg_execute(admin_url, sql):
+def _pg_execute(server_url, sql):
+    """Run `sql` on the server of `server_url`, in its maintenance database `postgres`
+    (the database the URL names may not exist: Django makes `test_<name>` from it)."""
     import psycopg
 
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+    url = _pg_database_url(server_url, "postgres")
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql)
 
 
