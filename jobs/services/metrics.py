@@ -1,6 +1,8 @@
 """Metric points: validated batches, upserted with their rollups and latest values."""
 
 import math
+import os
+import threading
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -164,6 +166,11 @@ def metrics_ingest(*, job, points):
                 loss_sparkline=update["loss_sparkline"],
             )
             broadcast_after_commit([events.dashboard_group(job.project_id)], message)
+        if hold := os.environ.get("TUNEBOARD_TEST_HOLD_INGEST"):
+            # Test-only (tests/reliability): park the batch, written but not committed,
+            # until the test kills the server. Never set outside the test suite.
+            open(hold, "w").close()
+            threading.Event().wait(120)
     return len(cleaned)
 
 

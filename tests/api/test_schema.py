@@ -130,22 +130,53 @@ def test_read_responses_match_the_schema(schema, world, token_client, url, path)
 
 
 def test_write_responses_match_the_schema(schema, world, token_client):
-    def check(url, path, body):
-        response = token_client.post(url, body, format="json")
-        assert_matches_schema(schema, path, "post", response)
+    """Every write succeeds with its documented status, and its body matches the schema
+    of that status (a 400 body would match the schema of a 400 too)."""
 
-    check("/api/jobs", "/api/jobs", {"uid": "new", "name": "New"})
-    check(
+    def check(url, path, body, status):
+        response = token_client.post(url, body, format="json")
+        assert response.status_code == status, (url, response.status_code, response.content)
+        assert str(status) in schema["paths"][path]["post"]["responses"], (path, status)
+        assert_matches_schema(schema, path, "post", response)
+        return response.json()
+
+    assert check("/api/jobs", "/api/jobs", {"uid": "new", "name": "New"}, 201)["uid"] == "new"
+    # A restarted script reuses its job: 200 and the job unchanged.
+    assert check("/api/jobs", "/api/jobs", {"uid": "new", "name": "Other"}, 200)["name"] == "New"
+    accepted = check(
         "/api/jobs/new/metrics",
         "/api/jobs/{uid}/metrics",
         {"points": [{"key": "a", "step": 1, "value": 1}]},
+        200,
     )
-    check("/api/jobs/new/logs", "/api/jobs/{uid}/logs", {"lines": [{"seq": 1, "message": "hi"}]})
+    assert accepted == {"accepted": 1}
+    lines = {"lines": [{"seq": 1, "message": "hi"}]}
+    assert check("/api/jobs/new/logs", "/api/jobs/{uid}/logs", lines, 200) == {"accepted": 1}
     check(
-        "/api/jobs/new/stages", "/api/jobs/{uid}/stages", {"stage": "training", "status": "active"}
+        "/api/jobs/new/stages",
+        "/api/jobs/{uid}/stages",
+        {"stage": "training", "status": "active"},
+        200,
     )
     check(
-        "/api/jobs/new/stages", "/api/jobs/{uid}/stages", {"stage": "training", "status": "pending"}
+        "/api/jobs/new/stages",
+        "/api/jobs/{uid}/stages",
+        {"stage": "training", "status": "completed"},
+        200,
     )
-    check("/api/jobs/new/status", "/api/jobs/{uid}/status", {"step": 3})
-    check("/api/resources", "/api/resources", {"host": "gpu-1", "samples": [sample()]})
+    check("/api/jobs/new/status", "/api/jobs/{uid}/status", {"step": 3}, 200)
+    check("/api/resources", "/api/resources", {"host": "gpu-1", "samples": [sample()]}, 200)
+
+
+def test_write_errors_have_their_documented_status_and_body(schema, world, token_client):
+    def check(url, path, body, status):
+        response = token_client.post(url, body, format="json")
+        assert response.status_code == status, (url, response.status_code, response.content)
+        assert_matches_schema(schema, path, "post", response)
+
+    # An active stage cannot go back to pending (the old version of the test above sent
+    # this as a success and validated the 409 body it got).
+    stage = {"stage": "training", "status": "pending"}
+    check("/api/jobs/live/stages", "/api/jobs/{uid}/stages", stage, 409)
+    check("/api/jobs/live/metrics", "/api/jobs/{uid}/metrics", {"points": [{"key": "a"}]}, 400)
+    check("/api/jobs/ghost/logs", "/api/jobs/{uid}/logs", {"lines": []}, 404)

@@ -1,13 +1,108 @@
-"""Server crashes during a run: nothing lost, nothing duplicated, training never waits."""
+"""Server crashes during a run: nothing lost, nothing duplicated, training never waits.
 
+The client reaches the server through `CountingProxy`, which records every metrics batch
+the client sent and whether the server's 2xx answer reached the client: the server's
+upsert would hide a client that sends acknowledged batches again, the proxy does not.
+"""
+
+import http.client
 import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 PRODUCER = Path(__file__).with_name("fault_producer.py")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+class CountingProxy:
+    """An HTTP proxy on a free loopback port in front of `upstream_port`.
+
+    `batches` lists, in the order the client sent them, each metrics POST as
+    `(points, acknowledged)`: its (key, step) pairs, and whether a 2xx answer from the
+    server was passed back to the client. When the server cannot be reached (killed) the
+    proxy closes the client's connection without an answer, as a dead server does.
+    """
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.batches = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                proxy._forward(self)
+
+            def do_POST(self):
+                proxy._forward(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _forward(self, handler):
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else None
+        points = None
+        if handler.command == "POST" and handler.path.endswith("/metrics") and body:
+            points = [(p["key"], p["step"]) for p in json.loads(body)["points"]]
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        try:
+            upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
+            upstream.request(handler.command, handler.path, body=body, headers=headers)
+            response = upstream.getresponse()
+            payload = response.read()
+            upstream.close()
+        except (OSError, http.client.HTTPException):
+            self._record(points, acknowledged=False)
+            handler.close_connection = True
+            return
+        try:
+            handler.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in HOP_BY_HOP:
+                    handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        except OSError:
+            self._record(points, acknowledged=False)
+            return
+        self._record(points, acknowledged=200 <= response.status < 300)
+
+    def _record(self, points, *, acknowledged):
+        if points is not None:
+            with self._lock:
+                self.batches.append((points, acknowledged))
+
+    def resent_after_acknowledgement(self):
+        """(batch index, points) of every batch holding points the client had already
+        had acknowledged; retries of batches never acknowledged are not counted."""
+        acknowledged, resent = set(), []
+        for index, (points, ok) in enumerate(self.batches):
+            again = acknowledged.intersection(points)
+            if again:
+                resent.append((index, sorted(again)[:5], len(again)))
+            if ok:
+                acknowledged.update(points)
+        return resent
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def stored_points(server, uid):
@@ -28,9 +123,10 @@ def wait_until(condition, timeout, what):
 
 def test_run_survives_two_server_kills_without_loss_duplicates_or_blocking(server, client_env):
     uid = f"fault-{secrets.token_hex(3)}"
+    proxy = CountingProxy(server.port)
     producer = subprocess.Popen(
         [sys.executable, str(PRODUCER), uid],
-        env=client_env,
+        env={**client_env, "TUNEBOARD_SERVER": proxy.url},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -51,10 +147,16 @@ def test_run_survives_two_server_kills_without_loss_duplicates_or_blocking(serve
     finally:
         if producer.poll() is None:
             producer.kill()
+        proxy.close()
     assert producer.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
 
     assert report["delivered"] is True
+    # What the client sent: every point acknowledged once, none sent again after that.
+    assert proxy.resent_after_acknowledgement() == []
+    acknowledged = {p for points, ok in proxy.batches if ok for p in points}
+    assert len(acknowledged) == 50_000
+    assert any(not ok for _, ok in proxy.batches), "no batch went unanswered: no outage seen"
     assert stored_points(server, uid) == 50_000
     (distinct,) = server.query(
         "SELECT COUNT(DISTINCT p.key || ':' || p.step) FROM jobs_metricpoint p "

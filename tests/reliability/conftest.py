@@ -1,10 +1,22 @@
-"""Fixtures of the fault tests: a migrated database per test, copied from one template."""
+"""Fixtures of the fault tests: a migrated database per test, copied from one template.
 
-import os
+On the embedded defaults (the first pass of `.ci/run`) a site is a SQLite file and its
+servers use the in-memory channel layer. With DATABASE_URL and REDIS_URL (the second
+pass) each site is a private PostgreSQL database on that server, made from a template
+database and dropped after the test, and its servers share that Redis.
+`TUNEBOARD_REQUIRE_SERVICES=1` turns a missing or unreachable service into a failure.
+"""
 
 import pytest
 
-from tests.reliability.servers import Site
+from tests.reliability.servers import (
+    RedisServer,
+    Site,
+    SiteTemplate,
+    postgres_server,
+    redis_server,
+    redis_server_binary,
+)
 
 
 def pytest_configure(config):
@@ -15,24 +27,27 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def site_template(tmp_path_factory):
-    """A migrated SQLite data directory with credentials, copied by each `site`."""
-    template = tmp_path_factory.mktemp("tuneboard-template")
-    Site(template)
-    return template
+    """The migrated database (with credentials) each `site` copies: SQLite, or a
+    PostgreSQL template database when DATABASE_URL is set."""
+    template = SiteTemplate(
+        tmp_path_factory.mktemp("tuneboard-template"), postgres_url=postgres_server()
+    )
+    yield template
+    template.close()
 
 
 @pytest.fixture
 def site(tmp_path, site_template):
-    """A fresh SQLite-backed site (data directory, user, session, token)."""
-    site = Site(tmp_path / "site", template=site_template)
+    """A fresh site: SQLite and in-memory channel layer, or PostgreSQL and REDIS_URL."""
+    site = Site(tmp_path / "site", template=site_template, redis_url=redis_server())
     yield site
     site.close()
 
 
 @pytest.fixture
-def shared_site(tmp_path, site_template):
-    """A site for several servers: PostgreSQL when DATABASE_URL is set, else SQLite."""
-    url = os.environ.get("DATABASE_URL")
-    site = Site(tmp_path / "site", postgres_url=url, template=None if url else site_template)
-    yield site
-    site.close()
+def private_redis(tmp_path):
+    """A redis-server of the test's own, which it may stop and start."""
+    redis_server_binary()
+    redis = RedisServer(tmp_path).start()
+    yield redis
+    redis.stop()

@@ -1,5 +1,6 @@
 """Limits: write throttling, request body size, WebSocket message size."""
 
+import io
 import json
 
 import pytest
@@ -9,10 +10,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle
 
+from jobs.api.http import JSONBodyParser, PayloadTooLarge
 from jobs.live.consumers import CLOSE_INVALID, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED
 from jobs.live.routing import websocket_urlpatterns
 from jobs.models import JobStatus, MetricPoint
-from tests.factories import make_job, make_user, points, sample
+from tests.factories import add_logs, make_job, make_user, points, sample
 
 pytestmark = pytest.mark.django_db
 
@@ -118,8 +120,30 @@ def test_a_body_at_the_limit_is_read(token_client, job):
     assert response.status_code == 200
 
 
-def test_a_body_longer_than_its_content_length_says_is_cut_at_the_limit(token_client, job):
-    # A client that lies about the length (or streams) still cannot pass the limit.
+class _Request:
+    """What the parser reads of a request: a body with no declared length (streamed)."""
+
+    META = {}
+
+
+def test_a_streamed_body_is_cut_at_the_limit_with_413():
+    # A body with no Content-Length (or one longer than it says) reaches the parser as a
+    # stream: reading stops one byte past the limit and the request gets exactly 413.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    context = {"request": _Request()}
+    over = io.BytesIO(oversize_json())
+    with pytest.raises(PayloadTooLarge) as refused:
+        JSONBodyParser().parse(over, parser_context=context)
+    assert refused.value.status_code == 413
+    assert over.tell() == limit + 1, "the parser read past the limit"
+    head, tail = '{"points": [], "pad": "', '"}'
+    at = (head + "x" * (limit - len(head) - len(tail)) + tail).encode()
+    assert JSONBodyParser().parse(io.BytesIO(at), parser_context=context)["points"] == []
+
+
+def test_a_body_longer_than_its_content_length_says_is_read_only_that_far(token_client, job):
+    # A client that lies about the length gets what it declared read, nothing more:
+    # here 10 bytes of JSON, a parse error; nothing is stored.
     body = oversize_json()
     response = token_client.generic(
         "POST",
@@ -128,8 +152,10 @@ def test_a_body_longer_than_its_content_length_says_is_cut_at_the_limit(token_cl
         content_type="application/json",
         CONTENT_LENGTH="10",
     )
-    assert response.status_code in (400, 413)
+    assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+    assert "JSON parse error" in response.json()["detail"]
+    assert MetricPoint.objects.filter(job=job).count() == 0
 
 
 def test_an_oversize_form_post_to_a_page_is_refused_cleanly(client, user):
@@ -137,6 +163,23 @@ def test_an_oversize_form_post_to_a_page_is_refused_cleanly(client, user):
         "/login/", {"username": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), "password": "p"}
     )
     assert response.status_code == 400
+
+
+# --- pages of reads ------------------------------------------------------------------
+
+
+def test_a_log_page_holds_at_most_5000_lines_whatever_limit_asks(token_client, job):
+    add_logs(job, 5000)
+    add_logs(job, 2, start=5000)
+    for query in ("limit=999999", "limit=5001", "limit=5001&tail=true"):
+        page = token_client.get(f"/api/jobs/{job.uid}/logs?{query}")
+        assert page.status_code == 200
+        assert len(page.json()["lines"]) == 5000, query
+    first = token_client.get(f"/api/jobs/{job.uid}/logs?limit=999999").json()
+    assert first["next_after_seq"] == 4999
+    rest = token_client.get(f"/api/jobs/{job.uid}/logs?limit=999999&after_seq=4999").json()
+    assert [line["seq"] for line in rest["lines"]] == [5000, 5001]
+    assert rest["next_after_seq"] is None
 
 
 # --- WebSocket messages ---------------------------------------------------------------
