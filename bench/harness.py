@@ -186,13 +186,21 @@ def write_result(name, data):
         if "cores" in result.get("machine", {}):
             machines.append(result["machine"])
     first = machines[0]
+    dates = sorted({m["when"][:10] for m in machines if "when" in m})
     lines = [
         "# Benchmark results",
         "",
         "Written by `make bench` (each benchmark rewrites its own JSON file and this table).",
         f"Machine: {first['cores']} cores, {first['memory_gib']} GiB, Python {first['python']}, "
-        f"Django {first['django']}, SQLite {first['sqlite']}; database {first['database']}, "
-        f"channel layer {first['channel_layer']}.",
+        f"Django {first['django']}, SQLite {first['sqlite']}. Every row runs one daphne on "
+        "SQLite with the in-memory channel layer unless it names PostgreSQL + Redis.",
+        "",
+        f"Measured {', '.join(dates)} on a {first['cores']}-core machine shared with other "
+        "test suites running at the same time: latencies, load times and scripting times "
+        "are noisy (a rerun on an idle machine gives lower figures); counts, bytes and "
+        "invariants are exact. Live viewers (B4, B8) are WebSocket clients of the "
+        "`websockets` library, not browsers; B6 is the one browser benchmark (headless "
+        "Chromium). Each row names its percentile and the number of samples behind it.",
         "",
         "| # | what | measured | target | |",
         "| --- | --- | --- | --- | --- |",
