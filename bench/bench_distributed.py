@@ -282,6 +282,20 @@ def rss_sampler(pids, samples, stop):
         stop.wait(RSS_EVERY)
 
 
+def server_errors(logs):
+    """Tracebacks in the daphne logs, and how often each kind of exception ended one."""
+    kinds, tracebacks = {}, 0
+    for text in logs:
+        lines = text.splitlines()
+        for n, line in enumerate(lines):
+            if line.startswith("Traceback"):
+                tracebacks += 1
+                end = next((x for x in lines[n + 1 :] if x and not x[0].isspace()), "?")
+                kinds[end[:160]] = kinds.get(end[:160], 0) + 1
+    top = sorted(kinds.items(), key=lambda item: -item[1])[:8]
+    return {"tracebacks": tracebacks, "kinds": dict(top)}
+
+
 def cpu_seconds(pid):
     import psutil
 
@@ -397,6 +411,7 @@ def run_config(name, env, workers, duration, runs, viewers, work):
             proxy.send_signal(signal.SIGTERM)
             proxy.wait(30)
         verify = json.loads(manage(server.env, "shell", "-c", VERIFY).strip().splitlines()[-1])
+        errors = server_errors([w.log_text() for w in server.workers])
         config = machine(server.env)
     logs.close()
 
@@ -446,6 +461,7 @@ def run_config(name, env, workers, duration, runs, viewers, work):
         "viewer_reconnects": closes,
         "viewer_close_reasons": reasons,
         "cpu_seconds": cpu,
+        "server_errors": errors,
         "rss": rss_summary(samples, workers, load_seconds),
         "rss_samples": samples,
     }
@@ -460,11 +476,21 @@ def checks_for(label, r):
     rollups = r["rollups"]
     latency = r["push_latency"] or {"p95_ms": float("inf"), "n": 0}
     rss_growth = max(w["second_half_growth_mb"] for w in r["rss"])
+    errors = r.get("server_errors") or {"tracebacks": 0, "kinds": {}}
+    causes = ""
+    if errors["tracebacks"]:
+        named = {}
+        for kind, count in errors["kinds"].items():
+            if kind.startswith("django.db.utils"):  # the same error, re-raised by Django
+                continue
+            short = kind.split(": ")[-1].strip()
+            named[short] = named.get(short, 0) + count
+        causes = "; server errors: " + ", ".join(f"{k} ×{n}" for k, n in named.items())
     return [
         check(
             f"B8 points stored = points sent, lines stored = lines sent ({label})",
             f"{r['points_stored']:,} / {r['points_sent']:,} points, "
-            f"{r['lines_stored']:,} / {r['lines_sent']:,} lines",
+            f"{r['lines_stored']:,} / {r['lines_sent']:,} lines{causes}",
             "equal",
             r["points_stored"] == r["points_sent"] and r["lines_stored"] == r["lines_sent"],
         ),
