@@ -55,7 +55,7 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the performance benchmarks (a few minutes each); results in bench/results/
+## bench: the performance benchmarks (a few minutes each; B8 about 10); results in bench/results/
 bench: install-dev chromium
 	cd bench && ../$(PY) bench_ingest.py
 	cd bench && ../$(PY) bench_series.py
@@ -64,6 +64,7 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_write.py
 	cd bench && ../$(PY) bench_page.py
 	cd bench && ../$(PY) bench_sampler.py
+	cd bench && ../$(PY) bench_distributed.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache

@@ -1,11 +1,15 @@
 """What every benchmark shares: a real server on loopback, machine facts, results files.
 
 `Server` starts daphne on a free loopback port over a fresh SQLite database in a temp
-directory (or the PostgreSQL/Redis of `DATABASE_URL`/`REDIS_URL` when they are set),
-with a user, a session and an API token, and stops it afterwards. The server's
-machinery is tests/support/server.py, shared with the test suites.
+directory (or the PostgreSQL/Redis of `DATABASE_URL`/`REDIS_URL` when they are set, or
+of the `env` it is given), with a user, a session and an API token, and stops it
+afterwards; with `workers=2` it starts a second daphne on the same database, data
+directory (secret key) and channel layer. `scratch_postgres_redis()` makes a PostgreSQL
+database for one benchmark and drops it afterwards. The server's machinery is
+tests/support/server.py, shared with the test suites.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +33,26 @@ from tests.support.server import (  # noqa: E402 (needs the path above)
 
 RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
+# The local services of the distributed configuration (trust auth on loopback). The
+# Redis database index is not 0, the one a developer's own server uses.
+POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
+
+
+@contextlib.contextmanager
+def scratch_postgres_redis(name):
+    """{"DATABASE_URL", "REDIS_URL"} of a new, empty PostgreSQL database, dropped after."""
+    import psycopg
+
+    database = f"tuneboard_bench_{name}_{os.getpid()}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield {"DATABASE_URL": f"{POSTGRES}/{database}", "REDIS_URL": REDIS}
+    finally:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def percentile(values, pct):
@@ -50,7 +74,8 @@ def summary_ms(seconds):
     }
 
 
-def machine():
+def machine(env=None):
+    """Facts about this machine and the configuration (`env`: the server's environment)."""
     import sqlite3
 
     import django
@@ -63,38 +88,55 @@ def machine():
         "python": platform.python_version(),
         "django": django.get_version(),
         "sqlite": sqlite3.sqlite_version,
-        "database": "postgresql" if os.environ.get("DATABASE_URL") else "sqlite",
-        "channel_layer": "redis" if os.environ.get("REDIS_URL") else "in-memory",
+        "database": "postgresql" if (env or os.environ).get("DATABASE_URL") else "sqlite",
+        "channel_layer": "redis" if (env or os.environ).get("REDIS_URL") else "in-memory",
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
 
 
 class Server(DaphneServer):
-    """daphne on loopback with a fresh database, a token and a signed-in session."""
+    """daphne on loopback with a fresh database, a token and a signed-in session.
 
-    def __init__(self, env=None):
+    `workers`: how many daphne processes serve it (the first is this object, the others
+    are in `others`; all are in `workers`). `collectstatic`: collect the static files
+    into the data directory first, as `make run` does, so pages load hashed, compressed
+    files.
+    """
+
+    def __init__(self, env=None, *, workers=1, collectstatic=False):
         self.tmp = tempfile.TemporaryDirectory(prefix="tuneboard-bench-")
-        data_dir = Path(self.tmp.name)
+        self.data_dir = Path(self.tmp.name)
+        self.collectstatic = collectstatic
         server = server_env(
-            data_dir,
+            self.data_dir,
             inherit=("DATABASE_URL", "REDIS_URL"),
             TUNEBOARD_INGEST_RATE="1000000/min",
             **(env or {}),
         )
-        super().__init__(server, log_path=data_dir / "daphne.log")
+        super().__init__(server, log_path=self.data_dir / "daphne.log")
+        self.others = [
+            DaphneServer(server, log_path=self.data_dir / f"daphne-{n + 2}.log")
+            for n in range(workers - 1)
+        ]
+        self.workers = [self, *self.others]
 
     def manage(self, *args):
         return manage(self.env, *args)
 
     def __enter__(self):
         migrate(self.env)
+        if self.collectstatic:
+            manage(self.env, "collectstatic", "--no-input", "-v", "0")
         self.token, self.session = provision(
             self.env, "bench", token_name="bench", staff=True, session=True
         )
+        for other in self.others:
+            other.start()
         return self.start()
 
     def __exit__(self, *exc):
-        self.stop()
+        for worker in self.workers:
+            worker.stop()
         self.tmp.cleanup()
 
     @property
@@ -144,13 +186,21 @@ def write_result(name, data):
         if "cores" in result.get("machine", {}):
             machines.append(result["machine"])
     first = machines[0]
+    dates = sorted({m["when"][:10] for m in machines if "when" in m})
     lines = [
         "# Benchmark results",
         "",
         "Written by `make bench` (each benchmark rewrites its own JSON file and this table).",
         f"Machine: {first['cores']} cores, {first['memory_gib']} GiB, Python {first['python']}, "
-        f"Django {first['django']}, SQLite {first['sqlite']}; database {first['database']}, "
-        f"channel layer {first['channel_layer']}.",
+        f"Django {first['django']}, SQLite {first['sqlite']}. Every row runs one daphne on "
+        "SQLite with the in-memory channel layer unless it names PostgreSQL + Redis.",
+        "",
+        f"Measured {', '.join(dates)} on a {first['cores']}-core machine shared with other "
+        "test suites running at the same time: latencies, load times and scripting times "
+        "are noisy (a rerun on an idle machine gives lower figures); counts, bytes and "
+        "invariants are exact. Live viewers (B4, B8) are WebSocket clients of the "
+        "`websockets` library, not browsers; B6 is the one browser benchmark (headless "
+        "Chromium). Each row names its percentile and the number of samples behind it.",
         "",
         "| # | what | measured | target | |",
         "| --- | --- | --- | --- | --- |",
