@@ -576,6 +576,9 @@ def main():
         work = Path(tmp)
         if args.only in (None, "distributed"):
             with scratch_postgres_redis("b8") as env:
+                # Each worker keeps at most 20 connections: the two stay well under
+                # PostgreSQL's default max_connections of 100 whatever the burst.
+                env = {**env, "TUNEBOARD_DB_POOL_SIZE": "20"}
                 configs["distributed"] = run_config(
                     "distributed", env, 2, args.duration, RUNS, VIEWERS, work
                 )

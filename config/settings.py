@@ -129,10 +129,21 @@ def _databases():
     if url:
         import dj_database_url
 
+        pool = envint("TUNEBOARD_DB_POOL_SIZE", 0, minimum=0)
         try:
-            config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+            config = dj_database_url.parse(
+                url, conn_max_age=0 if pool else 60, conn_health_checks=not pool
+            )
         except Exception as exc:  # dj-database-url raises several types for a bad URL
             raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}")
+        if pool and config["ENGINE"] == "django.db.backends.postgresql":
+            # A bounded pool per server process: under a burst of writers requests wait
+            # for a connection instead of PostgreSQL refusing past max_connections.
+            config.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": min(2, pool),
+                "max_size": pool,
+                "timeout": 30,
+            }
         return {"default": config}
     return {
         "default": {

@@ -55,3 +55,20 @@ def test_a_bad_setting_fails_loudly_at_start(tmp_path):
     assert "DEBUG must be a boolean" in result.stderr
     result = manage("check", env_extra={"REDIS_URL": "localhost:6379"}, tmp_path=tmp_path)
     assert "REDIS_URL must start with redis://" in result.stderr
+
+
+def test_a_postgresql_pool_size_bounds_the_connections_of_each_server(tmp_path):
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['CONN_MAX_AGE'], d['OPTIONS']['pool']['max_size'])"
+    )
+    env = {
+        "DATABASE_URL": "postgres://tuneboard@db.example:5432/tuneboard",
+        "TUNEBOARD_DB_POOL_SIZE": "12",
+    }
+    result = manage("shell", "-c", code, env_extra=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # Django's pool refuses persistent connections: the pool replaces them.
+    assert result.stdout.split()[-2:] == ["0", "12"]
+    result = manage("check", env_extra={**env, "TUNEBOARD_DB_POOL_SIZE": "-1"}, tmp_path=tmp_path)
+    assert "TUNEBOARD_DB_POOL_SIZE must be at least 0" in result.stderr
