@@ -44,7 +44,7 @@ demo: install-dev
 	$(PY) examples/train_text_classifier.py --step-delay 0.02
 
 chromium:
-	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || scripts/install-chromium
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 // The charts of a downloaded report (templates/reports/): a classic script inlined into
 // the file after the vendored Chart.js, so the report opens offline and asks no server
-// for anything. It draws every <canvas data-chart="id"> from the JSON in #report-data:
+// for anything. It draws every canvas that names its chart (data-chart) from the JSON
+// in #report-data:
 // hover shows each series' nearest point, drag zooms the x axis, double-click resets,
 // printing redraws the charts at the page's width.
 (function () {
