@@ -136,6 +136,7 @@
         scales: {
           x: {
             type: "linear",
+            bounds: "data",
             grid: { color: GRID },
             ticks: { color: MUTED, maxTicksLimit: 6, maxRotation: 0, callback: (v) => xLabel(spec, v, false) },
           },
