@@ -64,6 +64,7 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_write.py
 	cd bench && ../$(PY) bench_page.py
 	cd bench && ../$(PY) bench_sampler.py
+	cd bench && ../$(PY) bench_report.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache
