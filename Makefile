@@ -44,7 +44,7 @@ demo: install-dev
 	$(PY) examples/train_text_classifier.py --step-delay 0.02
 
 chromium:
-	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+	@command -v chromium >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || scripts/install-chromium
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -65,6 +65,7 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_page.py
 	cd bench && ../$(PY) bench_sampler.py
 	cd bench && ../$(PY) bench_distributed.py
+	cd bench && ../$(PY) bench_report.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache

@@ -255,6 +255,10 @@ if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts
         f"TUNEBOARD_EMBEDDED_DAEMONS: unknown {', '.join(sorted(unknown))}; "
         "choose from sampler, simulator, alerts"
     )
+# PDF reports (jobs/reports/pdf.py): the headless Chromium that prints them (default: the
+# `chromium` on PATH; none means format=pdf answers 501) and how long a print may take.
+TUNEBOARD_CHROMIUM = envstr("TUNEBOARD_CHROMIUM")
+TUNEBOARD_REPORT_PDF_SECONDS = envint("TUNEBOARD_REPORT_PDF_SECONDS", 60, minimum=5)
 
 # Behind a reverse proxy every request comes from the proxy's address: name the header the
 # proxy sets to the client's (X-Real-IP, or X-Forwarded-For, whose right-most entry is

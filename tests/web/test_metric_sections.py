@@ -5,14 +5,9 @@ import json
 import pytest
 
 from jobs import services
+from jobs.layout import is_summary, metric_section, section_rank, summary_marked
 from jobs.models import JobStatus
-from jobs.web.presenters import (
-    PREFETCH_CHART_KEYS,
-    is_summary,
-    metric_section,
-    section_rank,
-    summary_marked,
-)
+from jobs.web.presenters import PREFETCH_CHART_KEYS
 from tests.factories import make_job, make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from jobs.layout import config_diff
 from jobs.models import Job, JobStatus
 from jobs.selectors import metric_step_clock as step_clock
-from jobs.web.presenters import config_diff
 from tests.factories import add_points, ingest_points, make_job, make_user
 
 pytestmark = pytest.mark.django_db

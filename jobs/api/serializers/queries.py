@@ -88,3 +88,29 @@ class ResourcesQuery(MaxPointsMixin):
         if bool(attrs.get("job")) == bool(attrs.get("host")):
             raise serializers.ValidationError({"job": ["Give exactly one of job or host."]})
         return attrs
+
+
+class ReportQuery(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=["html", "pdf"],
+        default="html",
+        required=False,
+        help_text="html: one self-contained file that opens offline; pdf: printed by the "
+        "server's headless Chromium (501 without one).",
+    )
+    paper = serializers.ChoiceField(
+        choices=["a4", "letter"],
+        default="a4",
+        required=False,
+        help_text="Page size of the PDF (and of printing the HTML).",
+    )
+
+
+class JobReportQuery(ReportQuery):
+    notes = serializers.BooleanField(
+        required=False, default=False, help_text="Include the job's notes."
+    )
+
+
+class CompareReportQuery(ReportQuery):
+    jobs = serializers.CharField(help_text="2 to 8 comma-separated job uids, in legend order.")

@@ -12,6 +12,8 @@ from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..markdown import render_markdown
+
 register = template.Library()
 
 
@@ -124,3 +126,9 @@ def clock(value):
     """`12:03:41` for log lines."""
     dt = _as_datetime(value)
     return dt.strftime("%H:%M:%S") if dt else ""
+
+
+@register.filter
+def markdown(text):
+    """Notes as safe HTML, rendered as the job page renders them (`jobs/web/markdown.py`)."""
+    return render_markdown(text)

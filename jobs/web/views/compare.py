@@ -3,28 +3,18 @@
 from django.shortcuts import render
 
 from jobs import selectors
-
-from ..access import page_access, page_projects
-from ..presenters import (
+from jobs.layout import (
     COMPARE_KEYS,
+    COMPARE_MAX_JOBS,
+    COMPARE_MIN_JOBS,
     VAL_LOSS_KEY,
     compare_final_rows,
+    compare_uids,
     config_diff,
     shared_metric_keys,
 )
 
-COMPARE_MIN_JOBS = 2
-COMPARE_MAX_JOBS = 8
-
-
-def compare_uids(raw):
-    """The uids of `?jobs=a,b,c`: stripped, blanks dropped, duplicates dropped in order."""
-    uids = []
-    for part in (raw or "").split(","):
-        uid = part.strip()
-        if uid and uid not in uids:
-            uids.append(uid)
-    return uids
+from ..access import page_access, page_projects
 
 
 @page_access

@@ -12,6 +12,7 @@ from jobs import selectors
 from jobs.accounts.permissions import may
 from jobs.core.validation import InvalidInput
 from jobs.diagnostics import history, rules
+from jobs.layout import VAL_LOSS_KEY, completed_summary, config_rows, job_error, metric_layout
 from jobs.models import JobStatus, Role
 from jobs.services import job_update_details
 
@@ -19,16 +20,11 @@ from ..access import page_access, page_projects
 from ..markdown import render_markdown
 from ..presenters import (
     CARD_KEYS,
-    VAL_LOSS_KEY,
     card_context,
-    completed_summary,
-    config_rows,
     details_payload,
     failure_history,
     job_boot,
-    job_error,
     metric_cards,
-    metric_layout,
 )
 
 INITIAL_LOG_LINES = 300

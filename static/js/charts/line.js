@@ -589,3 +589,14 @@ export function chartGroup() {
 onThemeChange(() => {
   for (const chart of charts) chart.applyTheme();
 });
+
+// Printing lays the charts out narrower (and light): redraw each one now, at its printed
+// size, since a frame-throttled redraw would come after the page was printed.
+function redrawNow() {
+  for (const chart of charts) {
+    chart.chart.resize();
+    chart.chart.update("none");
+  }
+}
+window.addEventListener("beforeprint", redrawNow);
+window.addEventListener("afterprint", redrawNow);

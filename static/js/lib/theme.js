@@ -46,3 +46,21 @@ function setupTheme() {
 }
 
 setupTheme();
+
+// Printing is light whatever the theme (the print stylesheet pins the light colours):
+// charts re-read their colours for the print and again afterwards.
+let pinnedBeforePrint = null;
+window.addEventListener("beforeprint", () => {
+  if (currentTheme() === "light") return;
+  pinnedBeforePrint = { theme: document.documentElement.dataset.theme };
+  document.documentElement.dataset.theme = "light";
+  themeChanged();
+});
+window.addEventListener("afterprint", () => {
+  if (!pinnedBeforePrint) return;
+  const { theme } = pinnedBeforePrint;
+  pinnedBeforePrint = null;
+  if (theme) document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+  themeChanged();
+});
