@@ -159,7 +159,7 @@ class Caller:
 
 
 def millis(moment):
-    return None if moment is None else int(moment.timestamp() * 1000)
+    return None if moment is None else round(moment.timestamp() * 1000)
 
 
 def moment_of(ms, field):
