@@ -58,6 +58,15 @@ def describe_error(exc):
     return str(exc)
 
 
+def _items(reader):
+    """The reader's items; a `BadSource` it raises (the whole source unreadable: a path
+    that does not exist, a server that does not answer) ends it as one more item."""
+    try:
+        yield from reader
+    except BadSource as bad:
+        yield bad
+
+
 def import_runs(kind, target, *, dry_run=False, project=None, on_run=None, **options):
     """Import every run of one source; returns an `ImportReport`.
 
@@ -65,7 +74,7 @@ def import_runs(kind, target, *, dry_run=False, project=None, on_run=None, **opt
     Raises `MissingExtra` when the reader's package is not installed.
     """
     report = ImportReport()
-    for item in readers(kind, target, **options):
+    for item in _items(readers(kind, target, **options)):
         if isinstance(item, BadSource):
             report.skipped.append((str(item), "unreadable"))
             outcome = "skipped"

@@ -52,13 +52,15 @@ def _number(raw):
     raise ValueError(f"not a number: {raw!r}")
 
 
-def _step(raw, row_number, column):
+def _step(raw, row_number, column, path):
     try:
         value = _number(raw)
     except ValueError:
         value = None
     if value is None or not math.isfinite(value) or value < 0 or not value.is_integer():
-        raise BadSource(f"row {row_number}: the step ({column}) {raw!r} is not a whole number ≥ 0")
+        raise BadSource(
+            f"{path}: row {row_number}: the step ({column}) {raw!r} is not a whole number ≥ 0"
+        )
     return int(value)
 
 
@@ -107,7 +109,7 @@ def rows_to_runs(rows, *, path, kind, step_column=None, name=None, model="", dat
     stem = Path(path).stem
     runs = {}
     for number, row in enumerate(rows, start=2 if kind == "csv" else 1):
-        step = _step(row.get(step_column), number, step_column)
+        step = _step(row.get(step_column), number, step_column, path)
         at = None
         if time_column and row.get(time_column) not in (None, ""):
             try:
