@@ -721,18 +721,22 @@ def metrics_write(job, metrics):
                 for index, errors in detail.items()
             }
         raise MlflowError(f"Invalid metrics: {invalid_input_message(detail)}")
-    if job.status == JobStatus.RUNNING:
-        # The run's progress as the job page shows it: its newest step (and epoch, which
-        # the Hugging Face Trainer and Lightning log as a metric).
-        newest = max(point["step"] for point in points)
-        epochs = [p["value"] for p in points if p["key"] == "epoch"]
-        epoch = epochs[-1] if epochs and isinstance(epochs[-1], (int, float)) else None
-        if newest > job.current_step or epoch is not None:
-            services.job_status_update(
-                job=job,
-                step=max(newest, job.current_step),
-                epoch=epoch if epoch is not None and epoch >= 0 else None,
-            )
+    # The run's progress as the job page shows it: its newest step (and epoch, which the
+    # Hugging Face Trainer and Lightning log as a metric). Read again here: ingest locked
+    # the job row in this transaction, so batches logged at once (MLflow's async logging)
+    # cannot move the step backwards.
+    status, current = Job.objects.values_list("status", "current_step").get(pk=job.pk)
+    if status != JobStatus.RUNNING:
+        return
+    newest = max(point["step"] for point in points)
+    epochs = [p["value"] for p in points if p["key"] == "epoch"]
+    epoch = epochs[-1] if epochs and isinstance(epochs[-1], (int, float)) else None
+    if newest > current or (epoch is not None and epoch >= 0):
+        services.job_status_update(
+            job=job,
+            step=max(newest, current),
+            epoch=epoch if epoch is not None and epoch >= 0 else None,
+        )
 
 
 def batch_write(caller, run_id, *, metrics=(), params=(), tags=(), delete_tags=()):
