@@ -27,6 +27,11 @@ def run_import(*args):
     return out.getvalue(), err.getvalue()
 
 
+def summary_writer():
+    """torch's SummaryWriter (torch comes with the ML extras, requirements-ml.txt)."""
+    return pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+
+
 def counts():
     return (
         Job.objects.count(),
@@ -39,7 +44,7 @@ def counts():
 @pytest.fixture(scope="session")
 def big_tensorboard_run(tmp_path_factory):
     """One run of 200,000 train/loss scalars, written by torch's SummaryWriter."""
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = summary_writer()
 
     root = tmp_path_factory.mktemp("tb-big")
     writer = SummaryWriter(str(root / "llama-sft"))
@@ -79,7 +84,7 @@ def test_a_200k_point_tensorboard_run_imports_exactly_and_quickly(big_tensorboar
 
 
 def test_hparams_text_and_every_run_directory_come_in(tmp_path):
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = summary_writer()
 
     for name, lr in (("sweep/lr-1e-4", 1e-4), ("sweep/lr-3e-4", 3e-4)):
         writer = SummaryWriter(str(tmp_path / name))
@@ -112,7 +117,7 @@ def test_hparams_text_and_every_run_directory_come_in(tmp_path):
 
 
 def test_a_corrupt_event_file_is_reported_and_skipped_and_the_others_imported(tmp_path):
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = summary_writer()
 
     for name in ("good", "broken"):
         writer = SummaryWriter(str(tmp_path / name))
@@ -132,7 +137,7 @@ def test_a_corrupt_event_file_is_reported_and_skipped_and_the_others_imported(tm
 
 
 def test_dry_run_reads_everything_and_writes_nothing(tmp_path):
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = summary_writer()
 
     writer = SummaryWriter(str(tmp_path / "run"))
     for step in range(5):
