@@ -7,5 +7,8 @@ admin.site.site_title = "Tuneboard admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("jobs.api.urls")),
+    # The MLflow tracking API (docs/mlflow.md): MLFLOW_TRACKING_URI points here.
+    path("api/2.0/", include("jobs.api.mlflow_urls")),
+    path("ajax-api/2.0/", include("jobs.api.mlflow_urls")),
     path("", include("jobs.web.urls")),
 ]

@@ -159,6 +159,12 @@ class Job(models.Model):
     tags_text = models.CharField(max_length=1000, blank=True, editable=False)
     config = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
+    # Where the job came from: "" (the Tuneboard client or API), "mlflow" (the MLflow
+    # tracking API), "import:<kind>" (`manage.py import_runs <kind>`).
+    source = models.CharField(max_length=64, blank=True)
+    # What the source knows that Tuneboard has no field for (jobs.interop): MLflow's tags
+    # with their values, its lifecycle stage and logged inputs; an importer's origin.
+    external = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)

@@ -41,9 +41,11 @@ from .metrics import (
     metric_first_step,
     metric_key_counts,
     metric_keys,
+    metric_points_page,
     metric_previous_values,
     metric_series,
     metric_step_clock,
+    metric_steps_sampled,
 )
 
 __all__ = [
@@ -80,8 +82,10 @@ __all__ = [
     "metric_first_step",
     "metric_key_counts",
     "metric_keys",
+    "metric_points_page",
     "metric_previous_values",
     "metric_series",
     "metric_step_clock",
+    "metric_steps_sampled",
     "past_jobs_queryset",
 ]

@@ -124,6 +124,7 @@ def job_detail(job, *, resources=None):
     detail.update(
         {
             "config": job.config,
+            "source": job.source,
             "notes": job.notes,
             "stages": [stage_payload(stage) for stage in stages],
             "latest_metrics": job.latest_metrics or {},

@@ -257,3 +257,38 @@ def metric_step_clock(job, *, buckets=STEP_CLOCK_BUCKETS):
                 seconds = max(seconds, anchors[-1][1])
             anchors.append([step, round(seconds, 3)])
     return anchors
+
+
+def metric_points_page(*, job, key, after_step=None, start_step=None, end_step=None, limit):
+    """Up to `limit` stored points of one series as (step, value, wall_time), in step
+    order, after `after_step` and within [start_step, end_step] when given: exact values
+    for readers that page through a whole series (the MLflow metric history)."""
+    points = MetricPoint.objects.filter(job_id=job.pk, key=key)
+    if after_step is not None:
+        points = points.filter(step__gt=after_step)
+    if start_step is not None:
+        points = points.filter(step__gte=start_step)
+    if end_step is not None:
+        points = points.filter(step__lte=end_step)
+    return list(points.order_by("step").values_list("step", "value", "wall_time")[:limit])
+
+
+def metric_steps_sampled(*, job, key, start_step=None, end_step=None, max_points):
+    """At most `max_points` points of one series evenly spread over its steps within
+    [start_step, end_step], always with the first and the last, as (step, value,
+    wall_time) in step order. Reads the steps once, then only the chosen points."""
+    points = MetricPoint.objects.filter(job_id=job.pk, key=key)
+    if start_step is not None:
+        points = points.filter(step__gte=start_step)
+    if end_step is not None:
+        points = points.filter(step__lte=end_step)
+    steps = list(points.order_by("step").values_list("step", flat=True))
+    if len(steps) > max_points:
+        if max_points <= 1:
+            steps = steps[-1:]
+        else:
+            last = len(steps) - 1
+            picks = {round(i * last / (max_points - 1)) for i in range(max_points)}
+            steps = [steps[i] for i in sorted(picks)]
+    chosen = points.filter(step__in=steps) if steps else points.none()
+    return list(chosen.order_by("step").values_list("step", "value", "wall_time"))

@@ -15,6 +15,7 @@ from .alerts import alert_delivery_record, alerts_sync
 from .jobs import (
     job_create,
     job_delete,
+    job_describe,
     job_history_clear,
     job_status_update,
     job_update_details,
@@ -22,7 +23,7 @@ from .jobs import (
 )
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
-from .projects import member_remove, member_set, project_create
+from .projects import member_remove, member_set, project_create, project_rename
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -35,6 +36,7 @@ __all__ = [
     "alerts_sync",
     "job_create",
     "job_delete",
+    "job_describe",
     "job_history_clear",
     "job_status_update",
     "job_update_details",
@@ -43,6 +45,7 @@ __all__ = [
     "member_set",
     "metrics_ingest",
     "project_create",
+    "project_rename",
     "stage_move",
     "token_create",
     "token_revoke",

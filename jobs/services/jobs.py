@@ -1,5 +1,6 @@
 """Jobs: creation, the status state machine and heartbeats, details, deletion."""
 
+import copy
 import re
 import secrets
 
@@ -109,9 +110,12 @@ def job_create(
     total_epochs=None,
     host=None,
     project=None,
+    source="",
+    external=None,
 ):
     """Create a queued job with its five pending stages; a known `uid` returns that job.
-    `project` (a `Project`) defaults to the installation's default project.
+    `project` (a `Project`) defaults to the installation's default project; `source` and
+    `external` say where a job reported through another tracker came from (jobs.interop).
 
     Returns `(job, created)`.
     """
@@ -142,6 +146,8 @@ def job_create(
             # Joining the queue writes this job's row only: its position is derived from
             # `queued_at` when read, so the other queued jobs are never rewritten.
             job = Job(**cleaned, status=JobStatus.QUEUED, created_at=now, queued_at=now)
+            job.source = source
+            job.external = external or {}
             if project is not None:
                 job.project = project
             job.save()
@@ -347,6 +353,47 @@ def job_update_details(*, job, tags=None, notes=None):
             job.notes = notes
         job.save()
         job_broadcast(job, extra={"notes": job.notes})
+    return job
+
+
+_DESCRIBED_FIELDS = ("name", "base_model", "dataset", "tags", "config", "external")
+
+
+def job_describe(*, job, edit):
+    """Change a job's descriptive fields (name, base_model, dataset, tags, config,
+    external) with `edit(job)`, called on the job's locked row, so edits that read and
+    merge (another tracker's params and tags) never lose a concurrent one.
+
+    The result is validated like a new job's fields and stored in one transaction, or
+    nothing is: an exception from `edit` or a bad field (`InvalidInput`) leaves the job as
+    it was. Returns the job.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        before = {field: copy.deepcopy(getattr(job, field)) for field in _DESCRIBED_FIELDS}
+        edit(job)
+        changed = [field for field in _DESCRIBED_FIELDS if getattr(job, field) != before[field]]
+        if not changed:
+            return job
+        errors = {}
+        cleaned = job_fields_clean(
+            {
+                "name": job.name,
+                "model": job.base_model,
+                "dataset": job.dataset,
+                "tags": job.tags,
+                "config": job.config,
+            },
+            errors,
+        )
+        if not isinstance(job.external, dict):
+            errors["external"] = ["Expected a JSON object."]
+        if errors:
+            raise InvalidInput(errors)
+        for field in ("name", "base_model", "dataset", "tags", "config"):
+            setattr(job, field, cleaned[field])
+        job.save()
+        job_broadcast(job)
     return job
 
 

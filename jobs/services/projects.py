@@ -27,6 +27,17 @@ def project_create(*, name, creator=None, slug=None):
     return project
 
 
+def project_rename(*, project, name):
+    """Give `project` a new display name (its slug, in URLs and tokens, stays)."""
+    errors = {}
+    name = parse_field(errors, "name", clean_text, name, max_length=100, required=True)
+    if errors:
+        raise InvalidInput(errors)
+    project.name = name
+    project.save(update_fields=["name"])
+    return project
+
+
 def member_set(*, project, username, role):
     """Add `username` to `project` with `role`, or change their role. Returns the
     membership; raises `InvalidInput` naming the bad field."""

@@ -139,6 +139,10 @@ class FindingOutput(serializers.Serializer):
 
 class JobDetailOutput(JobCardOutput):
     config = serializers.DictField()
+    source = serializers.CharField(
+        help_text='Where the job came from: "" (the Tuneboard client or API), "mlflow" (the '
+        'MLflow tracking API), "import:<kind>" (manage.py import_runs).'
+    )
     notes = serializers.CharField()
     stages = StageOutput(many=True)
     latest_metrics = serializers.DictField(child=LatestMetricOutput())

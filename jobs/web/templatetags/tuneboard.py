@@ -132,3 +132,38 @@ def clock(value):
 def markdown(text):
     """Notes as safe HTML, rendered as the job page renders them (`jobs/web/markdown.py`)."""
     return render_markdown(text)
+
+
+SOURCE_NAMES = {
+    "tensorboard": "TensorBoard",
+    "mlflow": "MLflow",
+    "csv": "CSV",
+    "jsonl": "JSON Lines",
+}
+
+
+@register.filter
+def source_label(job):
+    """Where a job came from, as its header says it: the Tuneboard client, the MLflow API,
+    or an import (`Job.source`)."""
+    source = getattr(job, "source", "") or ""
+    if not source:
+        return "via the Tuneboard API"
+    if source == "mlflow":
+        return "via the MLflow API"
+    if source.startswith("import:"):
+        kind = source.split(":", 1)[1]
+        return f"imported from {SOURCE_NAMES.get(kind, kind)}"
+    return f"via {source}"
+
+
+@register.filter
+def source_detail(job):
+    """The hover text of the source: what an import read, else how the job reported."""
+    external = getattr(job, "external", None) or {}
+    origin = (external.get("import") or {}).get("origin")
+    if origin:
+        return f"Imported with manage.py import_runs from {origin}"
+    if getattr(job, "source", "") == "mlflow":
+        return "Reported by an MLflow client (MLFLOW_TRACKING_URI pointed at Tuneboard)"
+    return "Reported through Tuneboard's API (the tuneboard client or HTTP)"

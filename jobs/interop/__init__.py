@@ -1,0 +1,1 @@
+"""Other trackers' formats and APIs: the MLflow tracking API, importers of existing runs."""
