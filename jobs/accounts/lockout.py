@@ -30,7 +30,9 @@ def client_address(request):
         entries = [entry.strip() for entry in value.split(",") if entry.strip()]
         if entries:
             return entries[-1]
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    # None when there is no address (a sign-in made in code): PostgreSQL stores
+    # addresses as inet, which refuses a placeholder word.
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def _failures(attempts):
