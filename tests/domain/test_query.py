@@ -493,3 +493,21 @@ def test_an_unknown_sort_column_names_the_sort_parameter(db):
     with pytest.raises(QuerySyntaxError) as caught:
         sort_apply(Job.objects.all(), "-nonsense")
     assert "sort" in caught.value.detail
+
+
+def test_the_migration_fills_summaries_from_the_points_of_existing_jobs(db):
+    import importlib
+
+    from django.apps import apps
+
+    from tests.domain.invariants import metric_summaries_disagreeing
+    from tests.factories import add_points
+
+    migration = importlib.import_module("jobs.migrations.0007_metric_summaries_saved_views")
+    job = make_job(status="running")
+    add_points(job, [3.0, None, 1.0, 1.0, 2.0, float("inf")])
+    add_points(job, [0.5, 0.7], key="val/loss", start=10)
+    MetricSummary.objects.all().delete()
+    migration.fill_summaries(apps, None)
+    assert MetricSummary.objects.filter(job=job).count() == 2
+    assert metric_summaries_disagreeing(job.pk) == []
