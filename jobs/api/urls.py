@@ -6,7 +6,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import export, jobs, logs, metrics, projects, resources, stages, status
+from .views import export, jobs, logs, metrics, projects, resources, saved_views, stages, status
 
 urlpatterns = [
     path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
@@ -41,6 +41,8 @@ urlpatterns = [
         projects.ProjectMemberApi.as_view(),
         name="api-project-member",
     ),
+    path("views", saved_views.SavedViewListApi.as_view(), name="api-views"),
+    path("views/<int:view_id>", saved_views.SavedViewApi.as_view(), name="api-view"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
