@@ -41,6 +41,7 @@ urlpatterns = [
         projects.ProjectMemberApi.as_view(),
         name="api-project-member",
     ),
+    path("query/check", jobs.QueryCheckApi.as_view(), name="api-query-check"),
     path("views", saved_views.SavedViewListApi.as_view(), name="api-views"),
     path("views/<int:view_id>", saved_views.SavedViewApi.as_view(), name="api-view"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

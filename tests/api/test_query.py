@@ -91,3 +91,10 @@ def test_a_query_costs_the_same_queries_for_10_and_120_jobs(token_client):
 
     token_client.get("/api/jobs")  # the token's last use is written once a minute
     assert queries_for(10, "small") == queries_for(120, "large")
+
+
+def test_query_check_answers_whether_a_query_reads(token_client):
+    make_job(uid="a", config={"lr": 1})
+    assert token_client.get("/api/query/check", {"query": "lr>0"}).json() == {"valid": True}
+    answer = token_client.get("/api/query/check", {"query": "lr>"}).json()
+    assert answer["valid"] is False and answer["position"] == 3

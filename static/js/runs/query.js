@@ -1,8 +1,8 @@
 // The query box: submitting reopens the table; while typing, the query is checked by the
-// API (one small read, debounced) and a syntax error is underlined where it starts, with
+// API (/api/query/check, debounced) and a syntax error is underlined where it starts, with
 // the server's message below, before the reader submits.
 
-import { jobsUrl } from "../lib/api.js";
+import { getJSON } from "../lib/api.js";
 import { navigate } from "./state.js";
 
 const input = document.getElementById("query");
@@ -45,15 +45,11 @@ async function check() {
     clearError();
     return;
   }
-  const params = new URLSearchParams({ query, page_size: "1" });
   try {
-    const response = await fetch(jobsUrl(params.toString()), {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-    });
+    const answer = await getJSON(`/api/query/check?${new URLSearchParams({ query })}`);
     if (mine !== checking) return;
-    if (response.status === 400) showError(query, await response.json());
-    else if (response.ok) clearError();
+    if (answer.valid) clearError();
+    else showError(query, answer);
   } catch {
     /* offline: the server checks it on submit */
   }
