@@ -487,6 +487,7 @@ class _Compiler:
         self.now = now
         self.aliases = {}
         self._known_config = {}
+        self.negated = 0  # how many negations enclose the node being compiled
 
     def config_keys(self, key):
         if key not in self._known_config:
@@ -511,7 +512,11 @@ class _Compiler:
                 q &= self.compile(child)
             return q
         if isinstance(node, Not):
-            return ~self.compile(node.node)
+            self.negated += 1
+            try:
+                return ~self.compile(node.node)
+            finally:
+                self.negated -= 1
         if isinstance(node, Text):
             return text_search(node.text)
         return self.term(node)
@@ -520,12 +525,17 @@ class _Compiler:
         column = column_resolve(term.field, config_keys=self.config_keys, position=term.position)
         return getattr(self, f"term_{column.kind}")(term, column)
 
-    # Leaves never evaluate to NULL: a negated leaf must be true where the value is
-    # missing (`-config.lr>1` keeps the jobs without lr), so each comparison on a value
-    # that may be NULL is ANDed with "is not NULL".
+    # Under a negation a leaf must never evaluate to NULL: a negated leaf is true where
+    # the value is missing (`-config.lr>1` keeps the jobs without lr), so there each
+    # comparison on a value that may be NULL is ANDed with "is not NULL". Outside any
+    # negation NULL already acts as false (AND and OR are monotone), and the guard would
+    # only evaluate the expression twice per row. `!=` is a negation of its own.
 
-    def _guarded(self, name, lookup, value):
-        return Q(**{f"{name}__{lookup}": value}) & Q(**{f"{name}__isnull": False})
+    def _guarded(self, name, lookup, value, *, negating=False):
+        q = Q(**{f"{name}__{lookup}": value})
+        if self.negated or negating:
+            q &= Q(**{f"{name}__isnull": False})
+        return q
 
     def _text_ops(self, term, target, what):
         op, value = term.op, term.value
@@ -576,7 +586,7 @@ class _Compiler:
         if op in (":", "="):
             return self._guarded(name, "exact", number)
         if op == "!=":
-            return ~self._guarded(name, "exact", number)
+            return ~self._guarded(name, "exact", number, negating=True)
         if op in COMPARISONS:
             return self._guarded(name, COMPARISONS[op], number)
         raise _error(
@@ -665,7 +675,7 @@ class _Compiler:
             return self._numeric(term, name, number)
         if not term.quoted and term.value in ("true", "false") and op in (":", "=", "!="):
             name = self.alias(("config", "bool", key), lambda: ConfigValue(key, "bool"))
-            q = self._guarded(name, "exact", term.value)
+            q = self._guarded(name, "exact", term.value, negating=op == "!=")
             return ~q if op == "!=" else q
         if op in COMPARISONS:
             raise _error(term, f"Expected a number after {op!r}, got {term.value!r}")
@@ -679,18 +689,30 @@ class _Compiler:
         lookup = lookups[op]
         if lookup == "regex" and term.flags:
             lookup = "iregex"
-        q = self._guarded(name, lookup, value)
-        return ~q if op in ("!=", "!~", "!regex") else q
+        negating = op in ("!=", "!~", "!regex")
+        q = self._guarded(name, lookup, value, negating=negating)
+        return ~q if negating else q
 
     def term_metric(self, term, column):
-        key, summary = column.target, column.summary
-        name = self.alias(("metric", key, summary), lambda: _metric(key, summary))
+        # A semi-join on the summaries of one key (`metric_summary_key_idx`), not a lookup
+        # per job: the jobs whose summary matches. Two-valued, so negation needs no guard.
+        key, attr = column.target, summary_column(column.target, column.summary)
+        rows = MetricSummary.objects.filter(key=key)
         if term.op == "exists":
-            return Q(**{f"{name}__isnull": False})
+            return Q(pk__in=rows.filter(**{f"{attr}__isnull": False}).values("job_id"))
         number = _number(term)
         if number is None:
             raise _error(term, f"Expected a number for {term.field!r}, got {term.value!r}")
-        return self._numeric(term, name, number)
+        op = term.op
+        if op in (":", "=", "!="):
+            q = Q(pk__in=rows.filter(**{attr: number}).values("job_id"))
+            return ~q if op == "!=" else q
+        if op in COMPARISONS:
+            lookup = f"{attr}__{COMPARISONS[op]}"
+            return Q(pk__in=rows.filter(**{lookup: number}).values("job_id"))
+        raise _error(
+            term, f"{term.field!r} is a number: expected ':', '=', '!=', '<', '<=', '>' or '>='"
+        )
 
 
 def text_search(text):
