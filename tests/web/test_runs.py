@@ -90,3 +90,11 @@ def test_a_saved_view_opens_its_query_and_columns_for_another_reader(browser, cl
     html = browser.get("/runs", {"view": view.pk}).content.decode()
     assert row_uids(html) == ["l2", "l1"]
     assert 'data-col="config.lr"' in html and "view <strong>lora</strong>" in html
+
+
+def test_the_dashboard_lists_the_readers_saved_views(client):
+    reader = make_user("viewer2")
+    services.saved_view_save(owner=reader, name="my lora runs", query="tag:lora")
+    client.force_login(reader)
+    html = client.get("/").content.decode()
+    assert 'data-testid="dashboard-saved-views"' in html and "my lora runs" in html
