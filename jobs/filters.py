@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q
 
 from jobs.models import Job, JobStatus
+from jobs.query import QuerySyntaxError, is_plain_text, query_apply, query_parse, sort_apply
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -29,7 +30,20 @@ class JobFilter(django_filters.FilterSet):
         field_name="project__slug", help_text="Jobs of this project (its slug)."
     )
     q = django_filters.CharFilter(
-        method="filter_search", help_text="Text in name, uid, model or dataset."
+        method="filter_search",
+        help_text="Text in name, uid, model or dataset; text with an operator is read as a "
+        "query (see `query`), and as plain text when it is not a valid one.",
+    )
+    query = django_filters.CharFilter(
+        method="filter_query",
+        help_text="The query language (docs/query.md): `status:running lr>=1e-4 "
+        "val/loss.min<0.9 (tag:a OR tag:b) -tag:debug name:/sft/`. A syntax error answers "
+        '400 `{"query": ["…expected …"], "position": N}`.',
+    )
+    sort = django_filters.CharFilter(
+        method="filter_sort",
+        help_text="Any runs-table column (status, name, duration, step, config.<key>, "
+        "<metric>.last|min|max…); prefix - for descending; missing values last.",
     )
     signature = django_filters.CharFilter(
         field_name="failure_signature",
@@ -49,7 +63,21 @@ class JobFilter(django_filters.FilterSet):
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags_text__contains=f",{value},")
 
+    def filter_query(self, queryset, name, value):
+        return query_apply(queryset, value)
+
+    def filter_sort(self, queryset, name, value):
+        return sort_apply(queryset, value)
+
     def filter_search(self, queryset, name, value):
+        # The dashboard's box: words keep meaning one phrase, as before the query
+        # language; anything else that reads as a query is one.
+        try:
+            tree = query_parse(value)
+            if not is_plain_text(tree):
+                return query_apply(queryset, value)
+        except QuerySyntaxError:
+            pass
         return queryset.filter(
             Q(name__icontains=value)
             | Q(uid__icontains=value)

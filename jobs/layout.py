@@ -170,10 +170,13 @@ def config_diff(configs):
 
 
 def shared_metric_keys(jobs):
-    """Keys every job logged: the loss keys first, then the rest by name."""
-    shared = set(jobs[0].latest_metrics or {})
-    for job in jobs[1:]:
-        shared &= set(job.latest_metrics or {})
+    """Keys at least two of the jobs logged (so a queued job in the selection, with no
+    metrics yet, does not empty the charts): the loss keys first, then the rest by name."""
+    seen = {}
+    for job in jobs:
+        for key in job.latest_metrics or {}:
+            seen[key] = seen.get(key, 0) + 1
+    shared = {key for key, count in seen.items() if count >= min(2, len(jobs))}
     fixed = [key for key in FIXED_CHART_KEYS if key in shared]
     return fixed + sorted(shared - set(fixed))
 

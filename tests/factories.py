@@ -16,6 +16,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.models import STAGE_ORDER, Job, JobStatus, MetricPoint, Stage
 from jobs.rollups import rollups_update
+from jobs.summaries import summaries_update
 from monitoring.services import resource_samples_ingest
 
 _counter = itertools.count(1)
@@ -98,9 +99,9 @@ def ingest_points(job, count, **kwargs):
 def add_points(job, values, *, key="train/loss", start=0, wall_time=None, epoch=None):
     """Insert one point per value at steps `start`.. directly (fast; for large series).
 
-    A value of None is NaN, as stored. `latest_metrics` is not updated; the rollups are.
-    Rows go in with
-    one `executemany`, as model instances would make a 200 000-point setup take seconds.
+    A value of None is NaN, as stored. `latest_metrics` is not updated; the rollups and
+    summaries are. Rows go in with one `executemany`, as model instances would make a
+    200 000-point setup take seconds.
     """
     stamp = connection.ops.adapt_datetimefield_value(wall_time or timezone.now())
     table = MetricPoint._meta.db_table
@@ -111,9 +112,10 @@ def add_points(job, values, *, key="train/loss", start=0, wall_time=None, epoch=
             "VALUES (%s, %s, %s, %s, %s, %s)",
             list(rows),
         )
-    # Keep the stored rollups too, as metrics ingest does.
+    # Keep the stored rollups and summaries too, as metrics ingest does.
     series = [(start + i, math.nan if v is None else v, epoch, None) for i, v in enumerate(values)]
     rollups_update(job_id=job.pk, by_key={key: series})
+    summaries_update(job_id=job.pk, by_key={key: series})
 
 
 def add_logs(job, count, *, start=0, level="INFO", message="line {seq}"):

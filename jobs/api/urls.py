@@ -6,7 +6,18 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import export, jobs, logs, metrics, projects, reports, resources, stages, status
+from .views import (
+    export,
+    jobs,
+    logs,
+    metrics,
+    projects,
+    reports,
+    resources,
+    saved_views,
+    stages,
+    status,
+)
 
 urlpatterns = [
     path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
@@ -43,6 +54,9 @@ urlpatterns = [
     ),
     path("jobs/<slug:uid>/report", reports.JobReportApi.as_view(), name="api-job-report"),
     path("compare/report", reports.CompareReportApi.as_view(), name="api-compare-report"),
+    path("query/check", jobs.QueryCheckApi.as_view(), name="api-query-check"),
+    path("views", saved_views.SavedViewListApi.as_view(), name="api-views"),
+    path("views/<int:view_id>", saved_views.SavedViewApi.as_view(), name="api-view"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

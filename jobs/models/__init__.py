@@ -24,7 +24,8 @@ from .job import (
     StageStatus,
 )
 from .logs import LogEntry, LogLevel
-from .metrics import MetricPoint, MetricRollup
+from .metrics import MetricPoint, MetricRollup, MetricSummary, loss_like
+from .saved_views import SavedView
 
 __all__ = [
     "CURRENT_STATUSES",
@@ -39,11 +40,14 @@ __all__ = [
     "Membership",
     "MetricPoint",
     "MetricRollup",
+    "MetricSummary",
     "Project",
     "Role",
+    "SavedView",
     "Stage",
     "StageName",
     "StageStatus",
+    "loss_like",
     "role_at_least",
     "token_hash",
 ]

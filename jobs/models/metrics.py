@@ -76,3 +76,53 @@ class MetricRollup(models.Model):
 
     def __str__(self):
         return f"{self.key}[{self.width}×{self.bucket}]"
+
+
+class MetricSummary(models.Model):
+    """What a query asks of one metric series of one job: its last value, its extremes
+    and their steps, and how many points it has.
+
+    Kept by metrics ingest under the job row's lock (`jobs/summaries.py`), so the query
+    language (`val/loss.min<0.9`) and the runs table's metric columns read one row per
+    job and key, never the points. NaN is not an extreme: `min_value`/`max_value` are
+    over the other values (None when every value is NaN); a NaN last value is None.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metric_summaries")
+    key = models.CharField(max_length=128)
+    count = models.PositiveBigIntegerField(default=0)
+    last_step = models.BigIntegerField()
+    last_value = models.FloatField(null=True)
+    min_step = models.BigIntegerField(null=True)
+    min_value = models.FloatField(null=True)
+    max_step = models.BigIntegerField(null=True)
+    max_value = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            # Also the index of every query term and metric column: a correlated lookup
+            # WHERE job=? AND key=? per listed job; and the Columns menu's DISTINCT keys.
+            models.UniqueConstraint(fields=["job", "key"], name="metric_summary_unique_job_key"),
+        ]
+        indexes = [
+            # The runs table's metric column keys: DISTINCT key over the summaries.
+            models.Index(fields=["key"], name="metric_summary_key_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}:{self.key}"
+
+    @property
+    def best_step(self):
+        """The step of the minimum for loss-like keys, else of the maximum."""
+        return self.min_step if loss_like(self.key) else self.max_step
+
+
+LOSS_LIKE_WORDS = ("loss", "error", "perplexity")
+
+
+def loss_like(key):
+    """A key whose best value is its smallest: one naming a loss, an error or perplexity
+    (`val/loss`, `eval_error_rate`, `perplexity`); any other key is best at its largest."""
+    lowered = key.lower()
+    return any(word in lowered for word in LOSS_LIKE_WORDS)

@@ -47,14 +47,33 @@ from .metrics import (
     metric_step_clock,
     metric_steps_sampled,
 )
+from .runs import (
+    DEFAULT_COLUMNS,
+    GROUP_ROWS_MAX,
+    JOB_COLUMNS,
+    METRIC_SUMMARIES,
+    RUNS_PAGE_SIZE,
+    is_metric_column,
+    runs_column_keys,
+    runs_columns_clean,
+    runs_groups,
+    runs_page,
+    runs_queryset,
+)
+from .saved_views import saved_view_by_id, saved_views_of
 
 __all__ = [
+    "DEFAULT_COLUMNS",
     "DEFAULT_MAX_POINTS",
+    "GROUP_ROWS_MAX",
+    "JOB_COLUMNS",
     "LOG_LEVELS",
     "LOG_PAGE_DEFAULT",
     "LOG_PAGE_MAX",
     "LOSS_KEYS",
     "MAX_POINTS_CAP",
+    "METRIC_SUMMARIES",
+    "RUNS_PAGE_SIZE",
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
@@ -63,6 +82,7 @@ __all__ = [
     "failure_earlier",
     "failure_next_success",
     "failure_top_signatures",
+    "is_metric_column",
     "job_by_uid",
     "job_by_uids",
     "job_detail",
@@ -88,4 +108,11 @@ __all__ = [
     "metric_step_clock",
     "metric_steps_sampled",
     "past_jobs_queryset",
+    "runs_column_keys",
+    "runs_columns_clean",
+    "runs_groups",
+    "runs_page",
+    "runs_queryset",
+    "saved_view_by_id",
+    "saved_views_of",
 ]

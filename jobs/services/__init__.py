@@ -24,6 +24,7 @@ from .jobs import (
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
 from .projects import member_remove, member_set, project_create, project_rename
+from .saved_views import saved_view_delete, saved_view_save
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -46,6 +47,8 @@ __all__ = [
     "metrics_ingest",
     "project_create",
     "project_rename",
+    "saved_view_delete",
+    "saved_view_save",
     "stage_move",
     "token_create",
     "token_revoke",

@@ -167,6 +167,7 @@ def job_history_clear(*, job):
     with transaction.atomic():
         job.metric_points.all().delete()
         job.metric_rollups.all().delete()
+        job.metric_summaries.all().delete()
         job.log_entries.all().delete()
         job.resource_samples.all().delete()
         job.latest_metrics = {}

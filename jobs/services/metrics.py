@@ -22,6 +22,7 @@ from jobs.core.validation import (
 from jobs.core.values import encode_float, isoformat
 from jobs.models import Job, MetricPoint
 from jobs.rollups import rollups_update
+from jobs.summaries import summaries_update
 
 MAX_KEY_LENGTH = 128
 SPARKLINE_POINTS = 64
@@ -137,6 +138,7 @@ def metrics_ingest(*, job, points):
         job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
         _points_upsert(job.pk, cleaned)
         rollups_update(job_id=job.pk, by_key=by_key)
+        summaries_update(job_id=job.pk, by_key=by_key)
         latest = dict(job.latest_metrics or {})
         for key, series in by_key.items():
             step, value, epoch, wall_time = series[-1]

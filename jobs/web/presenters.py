@@ -4,6 +4,7 @@ Presenters shape what the views read through `jobs.selectors`; they never query 
 database themselves (a job's stages come prefetched by the selector that loaded it).
 """
 
+import json
 import math
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from jobs.core.values import isoformat
 from jobs.events import eta_seconds, job_card, stage_payload
 from jobs.layout import FIXED_CHART_KEYS, LOSS_KEY, number_or_none, other_metric_keys
 from jobs.models import CURRENT_STATUSES, JobStatus
+from jobs.query import summary_column
 from jobs.selectors import job_mean_step_rate
 
 from .markdown import render_markdown
@@ -180,3 +182,133 @@ def failure_history(job, *, earlier_count, earlier, next_success, changes, descr
         "changes": changes,
         "description": description,
     }
+
+
+# --- runs table ----------------------------------------------------------------------
+
+JOB_COLUMN_LABELS = {
+    "status": "Status",
+    "model": "Model",
+    "dataset": "Dataset",
+    "tags": "Tags",
+    "duration": "Duration",
+    "step": "Step",
+    "progress": "Progress",
+    "created": "Created",
+    "started": "Started",
+    "finished": "Finished",
+    "host": "Host",
+    "uid": "UID",
+}
+_NUMERIC_JOB_COLUMNS = ("duration", "step", "progress")
+
+
+def runs_column_label(column):
+    return JOB_COLUMN_LABELS.get(column, column)
+
+
+def runs_header(columns, sort):
+    """Header cells: each column's label, whether it is numeric, its `aria-sort` and the
+    sort the next click asks for (ascending first; a second click descends)."""
+    cells = []
+    for column in ("name", *columns):
+        if sort == column:
+            state, following = "ascending", f"-{column}"
+        elif sort == f"-{column}":
+            state, following = "descending", column
+        else:
+            state, following = "none", column
+        numeric = column in _NUMERIC_JOB_COLUMNS or column.rsplit(".", 1)[-1] in (
+            "last",
+            "min",
+            "max",
+            "best",
+            "best_step",
+            "last_step",
+            "min_step",
+            "max_step",
+            "count",
+        )
+        cells.append(
+            {
+                "column": column,
+                "label": "Name" if column == "name" else runs_column_label(column),
+                "numeric": numeric,
+                "sort": state,
+                "next_sort": following,
+            }
+        )
+    return cells
+
+
+def _config_cell(value):
+    if value is None:
+        return {"kind": "text", "value": None}
+    if isinstance(value, bool):
+        return {"kind": "text", "value": "true" if value else "false"}
+    if isinstance(value, int | float):
+        # As written in the config (2e-05, not 2.00e-05): it is a setting, not a reading.
+        return {"kind": "text", "value": str(value), "numeric": True}
+    if isinstance(value, dict | list):
+        return {"kind": "text", "value": json.dumps(value, sort_keys=True)}
+    return {"kind": "text", "value": str(value)}
+
+
+def runs_cell(job, column, summaries):
+    """One cell of a runs row: {"column", "kind", "value", "numeric"}; the template
+    formats by kind (status, text, tags, duration, steps, percent, time, number)."""
+    cell = {"column": column, "numeric": False}
+    if column == "status":
+        return cell | {"kind": "status", "value": job.status, "label": job.get_status_display()}
+    if column in ("model", "dataset", "host", "uid"):
+        attr = {"model": "base_model"}.get(column, column)
+        return cell | {"kind": "text", "value": getattr(job, attr) or None}
+    if column == "tags":
+        return cell | {"kind": "tags", "value": job.tags or []}
+    if column == "duration":
+        return cell | {"kind": "duration", "value": job.duration, "numeric": True}
+    if column == "step":
+        return cell | {
+            "kind": "steps",
+            "value": job.current_step,
+            "total": job.total_steps,
+            "numeric": True,
+        }
+    if column == "progress":
+        return cell | {"kind": "percent", "value": job.progress, "numeric": True}
+    if column in ("created", "started", "finished"):
+        return cell | {"kind": "time", "value": getattr(job, f"{column}_at")}
+    if column.startswith("config."):
+        return cell | _config_cell((job.config or {}).get(column[len("config.") :]))
+    key, summary = column.rsplit(".", 1)
+    found = summaries.get((job.pk, key))
+    value = None
+    if found is not None:
+        attr = summary_column(key, summary)
+        value = getattr(found, attr)
+    kind = "steps" if summary.endswith("step") or summary == "count" else "number"
+    return cell | {"kind": kind, "value": value, "numeric": True}
+
+
+def runs_row(job, columns, summaries):
+    return {
+        "uid": job.uid,
+        "name": job.name,
+        "status": job.status,
+        "progress": job.progress,
+        "cells": [runs_cell(job, column, summaries) for column in columns],
+    }
+
+
+def query_error_parts(query, position):
+    """(before, at, after) of a query around the error `position`: the template underlines
+    `at` (the rest of the word there, or a space past the end)."""
+    if position is None:
+        return None
+    position = max(0, min(position, len(query)))
+    end = position
+    while end < len(query) and not query[end].isspace():
+        end += 1
+    if end == position:
+        return query[:position], "\u00a0", ""
+    return query[:position], query[position:end], query[end:]

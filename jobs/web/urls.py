@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, compare, dashboard, job
+from .views import auth, compare, dashboard, job, runs
 
 app_name = "jobs"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("job/<slug:uid>", job.job_detail, name="job"),
     path("job/<slug:uid>/details", job.job_details, name="job-details"),
     path("compare", compare.compare, name="compare"),
+    path("runs", runs.runs, name="runs"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("healthz", auth.healthz, name="healthz"),

@@ -6,7 +6,7 @@ tests through `manage.py shell`, so it reads the database with the ORM only.
 """
 
 from jobs.core.values import encode_float
-from jobs.models import MetricPoint, MetricRollup
+from jobs.models import MetricPoint, MetricRollup, MetricSummary
 from jobs.rollups import WIDTHS
 
 SUMMARY_FIELDS = (
@@ -82,6 +82,32 @@ def rollups_disagreeing(job_id):
     its points, plus every bucket with points and no rollup, or a rollup and no points."""
     expected, stored = rollups_recount(job_id), rollups_stored(job_id)
     return sorted(b for b in expected.keys() | stored.keys() if expected.get(b) != stored.get(b))
+
+
+def metric_summaries_disagreeing(job_id):
+    """Sorted keys whose stored `MetricSummary` differs from a recount of the key's points
+    (count, last, min and max with their steps; NaN never an extreme), plus keys with
+    points and no summary or a summary and no points."""
+    fields = ("count", "last_step", "last_value", "min_step", "min_value", "max_step")
+    fields = (*fields, "max_value")
+    expected = {}
+    for key, points in stored_points(job_id).items():
+        recount = summary_recount(points)
+        expected[key] = {f: recount[f] for f in fields}
+    stored = {
+        r.pop("key"): r
+        for r in MetricSummary.objects.filter(job_id=job_id).values(
+            "key",
+            "count",
+            "last_step",
+            "last_value",
+            "min_step",
+            "min_value",
+            "max_step",
+            "max_value",
+        )
+    }
+    return sorted(k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k))
 
 
 def downsample_reference(points, *, group_of, max_points=None):

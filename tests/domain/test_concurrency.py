@@ -19,7 +19,11 @@ from jobs.models import Alert, Job, LogEntry, MetricPoint
 from monitoring.models import Resolution, ResourceSample
 from monitoring.retention import resource_samples_prune
 from monitoring.services import resource_samples_ingest
-from tests.domain.invariants import rollups_disagreeing, stored_points
+from tests.domain.invariants import (
+    metric_summaries_disagreeing,
+    rollups_disagreeing,
+    stored_points,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,6 +97,7 @@ def test_eight_concurrent_writers_of_one_key_leave_every_rollup_equal_to_its_poi
     run_together(*(writer(w) for w in range(WRITERS)))
     assert MetricPoint.objects.filter(job=job).count() == WRITERS * 3 * 500
     assert rollups_disagreeing(job.pk) == []
+    assert metric_summaries_disagreeing(job.pk) == []
 
 
 def test_concurrent_writers_keep_latest_metrics_and_the_loss_sparkline_at_the_newest_step(job):

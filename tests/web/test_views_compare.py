@@ -78,6 +78,13 @@ def test_compare_page_shows_shared_keys_legend_and_final_metrics(signed_in):
     assert html.count('<tr data-uid="run-') == 2
 
 
+def test_compare_overlays_keys_two_jobs_share_even_with_a_queued_job_selected(signed_in):
+    two_jobs()
+    make_job(uid="run-q", name="Queued")
+    boot = compare_boot(signed_in.get("/compare?jobs=run-a,run-b,run-q"))
+    assert boot["keys"] == ["train/loss", "val/loss"]
+
+
 def test_config_diff_marks_only_the_keys_whose_values_differ(signed_in):
     two_jobs()
     html = signed_in.get("/compare?jobs=run-a,run-b").content.decode()

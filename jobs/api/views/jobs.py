@@ -27,6 +27,7 @@ from jobs.diagnostics.rules import job_findings_shown
 from jobs.events import job_card
 from jobs.filters import JobFilter
 from jobs.models import Job, JobStatus, Project
+from jobs.query import QuerySyntaxError, query_apply
 from monitoring.selectors import resource_latest
 
 
@@ -165,3 +166,29 @@ class JobDetailApi(ApiView):
         `step_rate` (steps/s over the last minute), `eta_seconds` and `resources` (newest
         sample), null otherwise."""
         return Response(job_detail(job_or_404(uid, request)))
+
+
+# --- the query language ------------------------------------------------------------------
+
+
+class QueryCheckApi(ApiView):
+    @extend_schema(
+        summary="Check a query",
+        parameters=[OpenApiParameter("query", str, description="The query to check.")],
+        responses={
+            200: OpenApiResponse(
+                description='{"valid": true} or {"valid": false, '
+                '"query": ["…expected …"], "position": N}'
+            ),
+            **ERRORS_READ,
+        },
+    )
+    def get(self, request):
+        """Whether a query reads, as `GET /api/jobs?query=` would: 200 either way, so a
+        search box can check it while the reader types. Bare config keys are looked up
+        among the reader's jobs."""
+        try:
+            query_apply(selectors.jobs_in(request_projects(request)), request.GET.get("query"))
+        except QuerySyntaxError as exc:
+            return Response({"valid": False, **exc.detail})
+        return Response({"valid": True})

@@ -65,6 +65,9 @@ def dashboard(request):
             "models": models,
             "tags": all_tags,
             "orderings": ORDERINGS,
+            "saved_views": (
+                selectors.saved_views_of(request.user) if request.user.is_authenticated else []
+            ),
             "filtered": any(filters[k] for k in ("status", "model", "tag", "q", "signature")),
         },
     )

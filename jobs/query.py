@@ -1,0 +1,785 @@
+"""The query language of job lists: `status:running lr>=1e-4 val/loss.min<0.9 -tag:debug`.
+
+One grammar for `GET /api/jobs?query=…`, the runs table, the dashboard's search box and
+saved views (docs/query.md). `query_parse` turns the text into a tree (pure Python, no
+database); `query_apply` turns the tree into ORM filters that run in the database —
+config values through JSON1 (SQLite) or jsonb (PostgreSQL) with type guards, metric
+summaries through one indexed `MetricSummary` lookup per job — and `sort_apply` orders
+by any column the runs table shows.
+
+Grammar (AND binds tighter than OR; `-` and NOT tighter than AND):
+
+    query   := or?
+    or      := and ("OR" and)*
+    and     := unary (["AND"] unary)*
+    unary   := ("-" | "NOT") unary | "(" or ")" | term
+    term    := field op value | field ":" "*" | word | "quoted words"
+    op      := ":" | "=" | "!=" | "<" | "<=" | ">" | ">=" | "~" | ":~" | "!~"
+    value   := bare | "quoted" | 'quoted' | /regex/ | /regex/i
+
+A syntax error raises `QuerySyntaxError` (an `InvalidInput` whose detail is
+`{"query": ["…expected …"], "position": N}`, N the 0-based offset of the error).
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from jobs.core.validation import InvalidInput
+from jobs.models import JobStatus, MetricSummary, loss_like
+
+MAX_QUERY_LENGTH = 2000
+
+
+class QuerySyntaxError(InvalidInput):
+    """A query that cannot be read; `detail` is `{"query": [message], "position": N}`."""
+
+    def __init__(self, message, position, *, field="query"):
+        self.message = message
+        self.position = position
+        super().__init__({field: [message], "position": position})
+
+
+# --- the tree -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    field: str
+    op: str  # ":" "=" "!=" "<" "<=" ">" ">=" "~" "!~" "regex" "exists"
+    value: str
+    position: int  # where the field starts
+    value_position: int
+    quoted: bool = False
+    flags: str = ""  # regex flags ("i")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A word or quoted phrase without an operator: text in name, uid, model or dataset."""
+
+    text: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Not:
+    node: object
+
+
+@dataclass(frozen=True)
+class And:
+    nodes: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    nodes: tuple
+
+
+# --- lexer ----------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+# Field names and bare words: anything but space, parentheses, quotes and operators.
+_NAME = re.compile(r"""[^\s()"':=!<>~]+""")
+_BARE_VALUE = re.compile(r"[^\s()]+")
+_OPERATORS = ("<=", ">=", "!=", "!~", ":~", ":", "=", "<", ">", "~")
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "(" ")" "OR" "AND" "NOT" "TERM"
+    position: int
+    node: object = None
+
+
+def _quoted(text, start):
+    """(value, end) of the quoted string starting at `start` (either quote; backslash
+    escapes the quote and itself)."""
+    quote = text[start]
+    out = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in (quote, "\\"):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == quote:
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    raise QuerySyntaxError(
+        f"Unclosed quote at position {start}: expected a closing {quote}.", start
+    )
+
+
+def _regex(text, start):
+    """(pattern, flags, end) of the /regex/ starting at `start` (`\\/` is a slash)."""
+    out = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] == "/":
+            out.append("/")
+            i += 2
+            continue
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        if ch == "/":
+            i += 1
+            flags = ""
+            while i < len(text) and text[i] == "i":
+                flags, i = "i", i + 1
+            pattern = "".join(out)
+            if not pattern:
+                raise QuerySyntaxError(
+                    f"Empty regex at position {start}: expected a pattern between the slashes.",
+                    start,
+                )
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise QuerySyntaxError(
+                    f"Invalid regex at position {start}: {exc}; expected a regular expression.",
+                    start,
+                ) from None
+            return pattern, flags, i
+        out.append(ch)
+        i += 1
+    raise QuerySyntaxError(f"Unclosed regex at position {start}: expected a closing /.", start)
+
+
+def _term(text, start):
+    """(Term or Text, end) of the term at `start`."""
+    if text[start] in "\"'":
+        name, end = _quoted(text, start)
+        name_quoted = True
+    else:
+        match = _NAME.match(text, start)
+        if not match:
+            raise QuerySyntaxError(
+                f"Unexpected {text[start]!r} at position {start}: expected a field name or a word.",
+                start,
+            )
+        name, end = match.group(), match.end()
+        name_quoted = False
+    op = next((o for o in _OPERATORS if text.startswith(o, end)), None)
+    if op is None:
+        if not name_quoted and text.startswith("!", end):
+            raise QuerySyntaxError(f"Unexpected '!' at position {end}: expected != or !~.", end)
+        return Text(name, start), end
+    if not name:
+        raise QuerySyntaxError(f"Empty field name at position {start}: expected a field.", start)
+    at = end + len(op)
+    op = {":~": "~"}.get(op, op)
+    if at < len(text) and text[at] in "\"'":
+        value, end = _quoted(text, at)
+        return Term(name, op, value, start, at, quoted=True), end
+    if at < len(text) and text[at] == "/":
+        if op not in (":", "=", "!="):
+            raise QuerySyntaxError(
+                f"A regex follows ':', '=' or '!=' (position {at}): expected a value after {op!r}.",
+                at,
+            )
+        pattern, flags, end = _regex(text, at)
+        return Term(name, "!regex" if op == "!=" else "regex", pattern, start, at, flags=flags), end
+    match = _BARE_VALUE.match(text, at)
+    if not match:
+        raise QuerySyntaxError(
+            f"Missing value at position {at}: expected a value after {op!r}.", at
+        )
+    value = match.group()
+    if value == "*" and op == ":":
+        return Term(name, "exists", "", start, at), match.end()
+    return Term(name, op, value, start, at), match.end()
+
+
+def _tokens(text):
+    tokens = []
+    i = 0
+    while i < len(text):
+        space = _SPACE.match(text, i)
+        if space:
+            i = space.end()
+            continue
+        ch = text[i]
+        if ch in "()":
+            tokens.append(_Token(ch, i))
+            i += 1
+            continue
+        word = _NAME.match(text, i)
+        if word and word.group() in ("OR", "AND", "NOT"):
+            after = word.end()
+            if after == len(text) or text[after].isspace() or text[after] in "()":
+                tokens.append(_Token(word.group(), i))
+                i = after
+                continue
+        if ch == "-" and i + 1 < len(text) and not text[i + 1].isspace():
+            tokens.append(_Token("NOT", i))
+            i += 1
+            continue
+        node, i = _term(text, i)
+        tokens.append(_Token("TERM", node.position, node))
+    return tokens
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, text):
+        self.text = text
+        self.tokens = _tokens(text)
+        self.at = 0
+
+    def peek(self):
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def fail(self, expected):
+        token = self.peek()
+        if token is None:
+            position = len(self.text)
+            raise QuerySyntaxError(
+                f"Unexpected end of query at position {position}: expected {expected}.", position
+            )
+        shown = token.kind if token.kind != "TERM" else "term"
+        raise QuerySyntaxError(
+            f"Unexpected {shown!r} at position {token.position}: expected {expected}.",
+            token.position,
+        )
+
+    def parse(self):
+        if not self.tokens:
+            return None
+        node = self.parse_or()
+        if self.peek() is not None:
+            self.fail("a term, OR, or the end of the query")
+        return node
+
+    def parse_or(self):
+        nodes = [self.parse_and()]
+        while (token := self.peek()) is not None and token.kind == "OR":
+            self.at += 1
+            nodes.append(self.parse_and())
+        return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
+
+    def parse_and(self):
+        nodes = [self.parse_unary()]
+        while (token := self.peek()) is not None and token.kind in ("AND", "NOT", "(", "TERM"):
+            if token.kind == "AND":
+                self.at += 1
+            nodes.append(self.parse_unary())
+        return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+    def parse_unary(self):
+        token = self.peek()
+        if token is None:
+            self.fail("a term")
+        if token.kind == "NOT":
+            self.at += 1
+            return Not(self.parse_unary())
+        if token.kind == "(":
+            self.at += 1
+            node = self.parse_or()
+            closing = self.peek()
+            if closing is None or closing.kind != ")":
+                self.fail(f"')' to close the '(' at position {token.position}")
+            self.at += 1
+            return node
+        if token.kind == "TERM":
+            self.at += 1
+            return token.node
+        self.fail("a term, '(' or '-'")
+
+
+def query_parse(text):
+    """The tree of a query (None for an empty one); `QuerySyntaxError` when it cannot be
+    read. Pure: field names are resolved by `query_apply`."""
+    text = text or ""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(
+            f"Query too long: expected at most {MAX_QUERY_LENGTH} characters.", MAX_QUERY_LENGTH
+        )
+    return _Parser(text).parse()
+
+
+def is_plain_text(tree):
+    """Whether a tree is only words (no field, operator, OR, parentheses or negation): the
+    dashboard keeps searching such text as one phrase, as it always did."""
+    if tree is None or isinstance(tree, Text):
+        return True
+    return isinstance(tree, And) and all(isinstance(node, Text) for node in tree.nodes)
+
+
+# --- values ---------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _number(term):
+    if not term.quoted and _NUMBER.fullmatch(term.value):
+        return float(term.value)
+    return None
+
+
+def _duration_seconds(value):
+    if _DURATION.fullmatch(value):
+        return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    return None
+
+
+def _error(term, message, *, at_value=True):
+    position = term.value_position if at_value else term.position
+    return QuerySyntaxError(f"{message} (position {position})", position)
+
+
+# --- fields ---------------------------------------------------------------------------
+
+TEXT_FIELDS = {
+    "name": "name",
+    "uid": "uid",
+    "model": "base_model",
+    "dataset": "dataset",
+    "host": "host",
+    "project": "project__slug",
+}
+NUMBER_FIELDS = {"step": "current_step", "progress": "progress", "epoch": "epoch"}
+TIME_FIELDS = {"created": "created_at", "started": "started_at", "finished": "finished_at"}
+JOB_FIELDS = ("status", *TEXT_FIELDS, "tag", *NUMBER_FIELDS, "duration", *TIME_FIELDS)
+SUMMARIES = {
+    "last": "last_value",
+    "min": "min_value",
+    "max": "max_value",
+    "best": None,  # min_value for loss-like keys, else max_value
+    "best_step": None,  # min_step for loss-like keys, else max_step
+    "last_step": "last_step",
+    "min_step": "min_step",
+    "max_step": "max_step",
+    "count": "count",
+}
+_SUMMARY_SUFFIX = re.compile(r"^(.+)\.(" + "|".join(SUMMARIES) + r")$")
+COMPARISONS = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+
+
+def summary_column(key, summary):
+    """The `MetricSummary` column of `<key>.<summary>`."""
+    if summary == "best":
+        return "min_value" if loss_like(key) else "max_value"
+    if summary == "best_step":
+        return "min_step" if loss_like(key) else "max_step"
+    return SUMMARIES[summary]
+
+
+class ConfigValue(Func):
+    """One top-level config value of one JSON type, else NULL: `kind` "number" (a float),
+    "text" (a string) or "bool" ('true'/'false'). The type guard keeps a string from
+    ever reaching a numeric cast (PostgreSQL would raise) and makes both backends agree."""
+
+    def __init__(self, key, kind):
+        self.key, self.kind = key, kind
+        output = FloatField() if kind == "number" else TextField()
+        super().__init__(F("config"), output_field=output)
+
+    def as_sql(self, compiler, connection, **extra):
+        return self.as_sqlite(compiler, connection)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        path = "$." + json.dumps(self.key)
+        types = {"number": "'integer', 'real'", "text": "'text'", "bool": "'true', 'false'"}
+        value = "JSON_TYPE({c}, %s)" if self.kind == "bool" else "JSON_EXTRACT({c}, %s)"
+        sql = f"CASE WHEN JSON_TYPE({{c}}, %s) IN ({types[self.kind]}) THEN {value} END"
+        return sql.format(c=column), (*params, path, *params, path)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        jtype = {"number": "number", "text": "string", "bool": "boolean"}[self.kind]
+        value = f"({column} ->> %s)"
+        if self.kind == "number":
+            value += "::double precision"
+        sql = f"CASE WHEN jsonb_typeof({column} -> %s) = '{jtype}' THEN {value} END"
+        return sql, (*params, self.key, *params, self.key)
+
+
+def _metric(key, summary):
+    rows = MetricSummary.objects.filter(job_id=OuterRef("pk"), key=key)
+    column = summary_column(key, summary)
+    output = FloatField() if column.endswith("_value") else None
+    return Subquery(rows.values(column)[:1], output_field=output)
+
+
+def _duration(now):
+    end = Coalesce(F("finished_at"), Value(now, output_field=DateTimeField()))
+    return ExpressionWrapper(end - F("started_at"), output_field=DurationField())
+
+
+@dataclass
+class _Column:
+    """A resolved field: a kind and what it reads."""
+
+    kind: str  # "status" "text" "tag" "number" "duration" "time" "config" "metric"
+    target: str = ""  # the model field (job fields), the config key or the metric key
+    summary: str = ""
+
+
+def column_resolve(name, *, config_keys=None, position=0, field="query"):
+    """The column a field name reads: a job field, `config.<key>`, `<key>.<summary>`, or a
+    bare config key when `config_keys(name)` says some job's config has it."""
+    if name == "status":
+        return _Column("status", "status")
+    if name in ("tag", "tags"):
+        return _Column("tag", "tags_text")
+    if name in TEXT_FIELDS:
+        return _Column("text", TEXT_FIELDS[name])
+    if name in NUMBER_FIELDS:
+        return _Column("number", NUMBER_FIELDS[name])
+    if name == "duration":
+        return _Column("duration")
+    if name in TIME_FIELDS:
+        return _Column("time", TIME_FIELDS[name])
+    if name.startswith("config.") and len(name) > len("config."):
+        return _Column("config", name[len("config.") :])
+    match = _SUMMARY_SUFFIX.match(name)
+    if match:
+        return _Column("metric", match.group(1), match.group(2))
+    if config_keys is not None and config_keys(name):
+        return _Column("config", name)
+    raise QuerySyntaxError(
+        f"Unknown field {name!r} at position {position}: expected a job field "
+        f"({', '.join(JOB_FIELDS)}), config.<key>, a config key, or "
+        "<metric>.last|min|max|best|best_step.",
+        position,
+        field=field,
+    )
+
+
+# --- compiling to Q ---------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, queryset, now):
+        self.queryset = queryset
+        self.now = now
+        self.aliases = {}
+        self._known_config = {}
+        self.negated = 0  # how many negations enclose the node being compiled
+
+    def config_keys(self, key):
+        if key not in self._known_config:
+            self._known_config[key] = self.queryset.filter(config__has_key=key).exists()
+        return self._known_config[key]
+
+    def alias(self, expression_key, build):
+        """The name of an alias for the expression, added once however often it is used."""
+        if expression_key not in self.aliases:
+            self.aliases[expression_key] = (f"_q{len(self.aliases)}", build())
+        return self.aliases[expression_key][0]
+
+    def compile(self, node):
+        if isinstance(node, Or):
+            q = Q()
+            for child in node.nodes:
+                q |= self.compile(child)
+            return q
+        if isinstance(node, And):
+            q = Q()
+            for child in node.nodes:
+                q &= self.compile(child)
+            return q
+        if isinstance(node, Not):
+            self.negated += 1
+            try:
+                return ~self.compile(node.node)
+            finally:
+                self.negated -= 1
+        if isinstance(node, Text):
+            return text_search(node.text)
+        return self.term(node)
+
+    def term(self, term):
+        column = column_resolve(term.field, config_keys=self.config_keys, position=term.position)
+        return getattr(self, f"term_{column.kind}")(term, column)
+
+    # Under a negation a leaf must never evaluate to NULL: a negated leaf is true where
+    # the value is missing (`-config.lr>1` keeps the jobs without lr), so there each
+    # comparison on a value that may be NULL is ANDed with "is not NULL". Outside any
+    # negation NULL already acts as false (AND and OR are monotone), and the guard would
+    # only evaluate the expression twice per row. `!=` is a negation of its own.
+
+    def _guarded(self, name, lookup, value, *, negating=False):
+        q = Q(**{f"{name}__{lookup}": value})
+        if self.negated or negating:
+            q &= Q(**{f"{name}__isnull": False})
+        return q
+
+    def _text_ops(self, term, target, what):
+        op, value = term.op, term.value
+        if op in (":", "="):
+            return Q(**{f"{target}__iexact": value})
+        if op == "!=":
+            return ~Q(**{f"{target}__iexact": value})
+        if op == "~":
+            return Q(**{f"{target}__icontains": value})
+        if op == "!~":
+            return ~Q(**{f"{target}__icontains": value})
+        if op in ("regex", "!regex"):
+            q = Q(**{f"{target}__{'iregex' if term.flags else 'regex'}": value})
+            return ~q if op == "!regex" else q
+        if op == "exists":
+            return ~Q(**{target: ""})
+        raise _error(term, f"{what} is text: expected ':', '=', '!=', '~' or /regex/, not {op!r}")
+
+    def term_text(self, term, column):
+        return self._text_ops(term, column.target, repr(term.field))
+
+    def term_status(self, term, column):
+        if term.op in (":", "=", "!="):
+            status = term.value.lower()
+            if status not in JobStatus.values:
+                raise _error(
+                    term,
+                    f"Unknown status {term.value!r}: expected one of {', '.join(JobStatus.values)}",
+                )
+            q = Q(status=status)
+            return ~q if term.op == "!=" else q
+        return self._text_ops(term, "status", "'status'")
+
+    def term_tag(self, term, column):
+        op, value = term.op, term.value
+        if op in (":", "=", "!="):
+            q = Q(tags_text__contains=f",{value},")
+            return ~q if op == "!=" else q
+        if op in ("~", "!~"):
+            q = Q(tags_text__icontains=value)
+            return ~q if op == "!~" else q
+        if op == "exists":
+            return ~Q(tags_text="")
+        raise _error(term, f"'tag' matches whole tags: expected ':', '!=' or '~', not {op!r}")
+
+    def _numeric(self, term, name, number):
+        op = term.op
+        if op in (":", "="):
+            return self._guarded(name, "exact", number)
+        if op == "!=":
+            return ~self._guarded(name, "exact", number, negating=True)
+        if op in COMPARISONS:
+            return self._guarded(name, COMPARISONS[op], number)
+        raise _error(
+            term, f"{term.field!r} is a number: expected ':', '=', '!=', '<', '<=', '>' or '>='"
+        )
+
+    def term_number(self, term, column):
+        if term.op == "exists":
+            return Q()
+        number = _number(term)
+        if number is None:
+            raise _error(term, f"Expected a number for {term.field!r}, got {term.value!r}")
+        return self._numeric(term, column.target, number)
+
+    def term_duration(self, term, column):
+        name = self.alias("duration", lambda: _duration(self.now))
+        if term.op == "exists":
+            return Q(**{f"{name}__isnull": False})
+        seconds = _number(term)
+        if seconds is None:
+            seconds = _duration_seconds(term.value)
+        if seconds is None:
+            raise _error(
+                term, f"Expected a duration (90s, 15m, 2h, 1d12h or seconds), got {term.value!r}"
+            )
+        return self._numeric(term, name, timedelta(seconds=seconds))
+
+    def term_time(self, term, column):
+        target = column.target
+        if term.op == "exists":
+            return Q(**{f"{target}__isnull": False})
+        start, end = self._instant(term)
+        ranges = {
+            ":": Q(**{f"{target}__gte": start, f"{target}__lt": end}),
+            "=": Q(**{f"{target}__gte": start, f"{target}__lt": end}),
+            "<": Q(**{f"{target}__lt": start}),
+            "<=": Q(**{f"{target}__lt": end}),
+            ">": Q(**{f"{target}__gte": end}),
+            ">=": Q(**{f"{target}__gte": start}),
+        }
+        if term.op == "!=":
+            return ~(ranges["="] & Q(**{f"{target}__isnull": False}))
+        if term.op not in ranges:
+            raise _error(
+                term, f"{term.field!r} is a time: expected ':', '=', '!=', '<', '<=', '>' or '>='"
+            )
+        return ranges[term.op] & Q(**{f"{target}__isnull": False})
+
+    def _instant(self, term):
+        """[start, end) a time value denotes: a whole UTC day for a date, one instant for a
+        date and time, `now - d` for a duration d (`created>7d`: in the last 7 days)."""
+        value = term.value
+        seconds = _duration_seconds(value)
+        if seconds is not None:
+            at = self.now - timedelta(seconds=seconds)
+            return at, at
+        try:
+            # A bare date first: parse_datetime reads "2026-11-01" as its midnight.
+            day = parse_date(value) if _DATE.fullmatch(value) else None
+            moment = None if day else parse_datetime(value)
+        except ValueError:
+            moment = day = None
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=UTC)
+            return moment, moment
+        if day is not None:
+            start = datetime.combine(day, time.min, tzinfo=UTC)
+            return start, start + timedelta(days=1)
+        raise _error(
+            term,
+            f"Expected a date (2026-11-01), a date and time (2026-11-01T12:00) or a duration "
+            f"ago (7d) for {term.field!r}, got {term.value!r}",
+        )
+
+    def term_config(self, term, column):
+        key, op = column.target, term.op
+        if op == "exists":
+            return Q(config__has_key=key)
+        number = _number(term)
+        if number is not None:
+            name = self.alias(("config", "number", key), lambda: ConfigValue(key, "number"))
+            if op in ("~", "!~", "regex", "!regex"):
+                name = self.alias(("config", "text", key), lambda: ConfigValue(key, "text"))
+                return self._text_leaf(term, name)
+            return self._numeric(term, name, number)
+        if not term.quoted and term.value in ("true", "false") and op in (":", "=", "!="):
+            name = self.alias(("config", "bool", key), lambda: ConfigValue(key, "bool"))
+            q = self._guarded(name, "exact", term.value, negating=op == "!=")
+            return ~q if op == "!=" else q
+        if op in COMPARISONS:
+            raise _error(term, f"Expected a number after {op!r}, got {term.value!r}")
+        name = self.alias(("config", "text", key), lambda: ConfigValue(key, "text"))
+        return self._text_leaf(term, name)
+
+    def _text_leaf(self, term, name):
+        op, value = term.op, term.value
+        lookups = {":": "iexact", "=": "iexact", "!=": "iexact", "~": "icontains"}
+        lookups |= {"!~": "icontains", "regex": "regex", "!regex": "regex"}
+        lookup = lookups[op]
+        if lookup == "regex" and term.flags:
+            lookup = "iregex"
+        negating = op in ("!=", "!~", "!regex")
+        q = self._guarded(name, lookup, value, negating=negating)
+        return ~q if negating else q
+
+    def term_metric(self, term, column):
+        # A semi-join on the summaries of one key (`metric_summary_key_idx`), not a lookup
+        # per job: the jobs whose summary matches. Two-valued, so negation needs no guard.
+        key, attr = column.target, summary_column(column.target, column.summary)
+        rows = MetricSummary.objects.filter(key=key)
+        if term.op == "exists":
+            return Q(pk__in=rows.filter(**{f"{attr}__isnull": False}).values("job_id"))
+        number = _number(term)
+        if number is None:
+            raise _error(term, f"Expected a number for {term.field!r}, got {term.value!r}")
+        op = term.op
+        if op in (":", "=", "!="):
+            q = Q(pk__in=rows.filter(**{attr: number}).values("job_id"))
+            return ~q if op == "!=" else q
+        if op in COMPARISONS:
+            lookup = f"{attr}__{COMPARISONS[op]}"
+            return Q(pk__in=rows.filter(**{lookup: number}).values("job_id"))
+        raise _error(
+            term, f"{term.field!r} is a number: expected ':', '=', '!=', '<', '<=', '>' or '>='"
+        )
+
+
+def text_search(text):
+    """Jobs whose name, uid, model or dataset contains `text` (any case)."""
+    return (
+        Q(name__icontains=text)
+        | Q(uid__icontains=text)
+        | Q(base_model__icontains=text)
+        | Q(dataset__icontains=text)
+    )
+
+
+def query_apply(queryset, text, *, now=None):
+    """`queryset` narrowed to the jobs `text` matches, in the database.
+
+    Raises `QuerySyntaxError` for a query that cannot be read or names an unknown field
+    (a bare name is a config key when some job of `queryset` has it in its config).
+    """
+    tree = query_parse(text)
+    if tree is None:
+        return queryset
+    compiler = _Compiler(queryset, now or timezone.now())
+    q = compiler.compile(tree)
+    aliases = dict(compiler.aliases.values())
+    if aliases:
+        queryset = queryset.alias(**aliases)
+    return queryset.filter(q)
+
+
+# --- sorting --------------------------------------------------------------------------
+
+
+def sort_expressions(column_name, *, now=None):
+    """The ORDER BY expressions (ascending) of a runs-table column; `InvalidInput` naming
+    `sort` for an unknown one. Config columns sort numbers before strings."""
+    column = column_resolve(column_name, field="sort")
+    if column.kind == "config":
+        return [ConfigValue(column.target, "number"), ConfigValue(column.target, "text")]
+    if column.kind == "metric":
+        return [_metric(column.target, column.summary)]
+    if column.kind == "duration":
+        return [_duration(now or timezone.now())]
+    return [F(column.target)]
+
+
+def sort_apply(queryset, sort, *, now=None):
+    """`queryset` ordered by `sort` (a column name, "-" first for descending), missing
+    values last either way, then newest first."""
+    sort = (sort or "").strip()
+    if not sort:
+        return queryset
+    descending = sort.startswith("-")
+    name = sort[1:] if descending else sort
+    if not name:
+        raise InvalidInput({"sort": ["Expected a column name after '-'."]})
+    column = column_resolve(name, field="sort")
+    if column.kind == "metric":
+        # One LEFT JOIN on the key's summaries (unique per job) orders faster than a
+        # correlated lookup per row.
+        summaries = FilteredRelation(
+            "metric_summaries", condition=Q(metric_summaries__key=column.target)
+        )
+        queryset = queryset.alias(_sort_summary=summaries)
+        attr = summary_column(column.target, column.summary)
+        expressions = [F(f"_sort_summary__{attr}")]
+    else:
+        expressions = sort_expressions(name, now=now)
+    order = [e.desc(nulls_last=True) if descending else e.asc(nulls_last=True) for e in expressions]
+    return queryset.order_by(*order, "-created_at", "-id")
