@@ -503,7 +503,7 @@ def test_the_migration_fills_summaries_from_the_points_of_existing_jobs(db):
     from tests.domain.invariants import metric_summaries_disagreeing
     from tests.factories import add_points
 
-    migration = importlib.import_module("jobs.migrations.0007_metric_summaries_saved_views")
+    migration = importlib.import_module("jobs.migrations.0008_metric_summaries_saved_views")
     job = make_job(status="running")
     add_points(job, [3.0, None, 1.0, 1.0, 2.0, float("inf")])
     add_points(job, [0.5, 0.7], key="val/loss", start=10)
