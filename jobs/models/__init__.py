@@ -1,4 +1,5 @@
-"""The domain's tables: jobs and stages, metric points and rollups, log lines, alerts.
+"""The domain's tables: jobs and stages, metric points and rollups, log lines, alerts,
+alert rules and channels.
 
 API tokens live in `jobs.accounts.models` and are registered here, under the `jobs` app.
 """
@@ -25,13 +26,33 @@ from .job import (
 )
 from .logs import LogEntry, LogLevel
 from .metrics import MetricPoint, MetricRollup
+from .rules import (
+    AlertChannel,
+    AlertDelivery,
+    AlertRule,
+    AlertRulesVersion,
+    ChannelKind,
+    ConditionType,
+    DeliveryEvent,
+    FiredAlert,
+    RuleAction,
+    condition_words,
+)
 
 __all__ = [
     "CURRENT_STATUSES",
     "FINISHED_STATUSES",
     "STAGE_ORDER",
     "Alert",
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertRule",
+    "AlertRulesVersion",
     "ApiToken",
+    "ChannelKind",
+    "ConditionType",
+    "DeliveryEvent",
+    "FiredAlert",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -41,9 +62,11 @@ __all__ = [
     "MetricRollup",
     "Project",
     "Role",
+    "RuleAction",
     "Stage",
     "StageName",
     "StageStatus",
+    "condition_words",
     "role_at_least",
     "token_hash",
 ]

@@ -6,6 +6,13 @@ functions or rollups, exports stream through `.iterator()`. One module per entit
 package re-exports their public names.
 """
 
+from .alert_rules import (
+    alert_channels_of,
+    alert_rules_of,
+    channel_payload,
+    fired_alerts_page,
+    rule_payload,
+)
 from .alerts import alert_open_findings
 from .failures import (
     TOP_FAILURE_DAYS,
@@ -56,11 +63,15 @@ __all__ = [
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
+    "alert_channels_of",
     "alert_open_findings",
+    "alert_rules_of",
+    "channel_payload",
     "current_jobs_queryset",
     "failure_earlier",
     "failure_next_success",
     "failure_top_signatures",
+    "fired_alerts_page",
     "job_by_uid",
     "job_by_uids",
     "job_detail",
@@ -84,4 +95,5 @@ __all__ = [
     "metric_series",
     "metric_step_clock",
     "past_jobs_queryset",
+    "rule_payload",
 ]

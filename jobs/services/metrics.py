@@ -23,6 +23,8 @@ from jobs.core.values import encode_float, isoformat
 from jobs.models import Job, MetricPoint
 from jobs.rollups import rollups_update
 
+from .alert_rules import alert_rules_on_metrics
+
 MAX_KEY_LENGTH = 128
 SPARKLINE_POINTS = 64
 LOSS_KEY = "train/loss"
@@ -171,6 +173,7 @@ def metrics_ingest(*, job, points):
             # until the test kills the server. Never set outside the test suite.
             open(hold, "w").close()
             threading.Event().wait(120)
+    alert_rules_on_metrics(job=job, by_key=by_key)
     return len(cleaned)
 
 
