@@ -5,13 +5,20 @@ another user's answer 404. `GET /api/alerts` lists the fired alerts of the user'
 on jobs they may still see, newest first, with each delivery's attempts and errors.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from jobs import selectors, services
-from jobs.api.http import ERRORS_READ, ERRORS_WRITE, ApiView, body, request_projects
+from jobs.api.http import (
+    ERRORS_JOB_READ,
+    ERRORS_WRITE,
+    ApiView,
+    body,
+    job_or_404,
+    request_projects,
+)
 from jobs.api.serializers.alerts import (
     ChannelInput,
     ChannelOutput,
@@ -120,11 +127,16 @@ class FiredAlertListApi(ApiView):
 
     @extend_schema(
         summary="Your fired alerts, newest first",
-        responses={200: FiredAlertListOutput, **ERRORS_READ},
+        parameters=[OpenApiParameter("job", str, description="Only this job's (its uid).")],
+        responses={200: FiredAlertListOutput, **ERRORS_JOB_READ},
     )
     def get(self, request):
         """The 50 newest, with the unread count (the bell) and each delivery's log."""
-        return Response(selectors.fired_alerts_page(request.user, request_projects(request)))
+        uid = request.query_params.get("job")
+        job = job_or_404(uid, request) if uid else None
+        return Response(
+            selectors.fired_alerts_page(request.user, request_projects(request), job=job)
+        )
 
 
 class FiredAlertReadApi(ApiView):
