@@ -198,7 +198,14 @@ def fired_alert_payload(fired):
     }
 
 
-def alert_fired_message(payload):
-    """Job page, dashboard and the bell: an alert rule fired (or resolved) on a job. The
-    bell reads the reader's own alerts from `/api/alerts` when it hears this."""
-    return {"type": ALERT_FIRED, "alert": payload}
+def alert_fired_message(fired):
+    """Job page, dashboard and the bell: an alert rule fired (or resolved) on a job.
+
+    Every viewer of the job hears it, so it names no rule and says nothing of what fired:
+    each page reads the reader's own alerts from `/api/alerts` when it hears it."""
+    return {
+        "type": ALERT_FIRED,
+        "job": fired.job.uid,
+        "alert": fired.id,
+        "state": "resolved" if fired.resolved_at else "firing",
+    }

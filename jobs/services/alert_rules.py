@@ -505,7 +505,7 @@ def alert_resolve(*, rule, job, message="", now=None):
 
 
 def _push(fired):
-    message = events.alert_fired_message(events.fired_alert_payload(fired))
+    message = events.alert_fired_message(fired)
     broadcast_after_commit([events.job_group(fired.job.uid)], message)
     broadcast_after_commit([events.dashboard_group(fired.job.project_id)], message)
 

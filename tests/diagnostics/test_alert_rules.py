@@ -409,3 +409,35 @@ def test_a_diagnostic_finding_fires_a_finding_rule(owner):
     alerts_evaluate()
     [alert] = fired(job)
     assert alert.episode == "finding:cuda_oom"
+
+
+def test_status_moves_made_by_stage_moves_fire_event_rules_too(owner):
+    rule(owner, {"type": "event", "events": ["started", "failed"]})
+    job = services.job_create(name="staged", uid="staged")[0]
+    services.stage_move(job=job, stage="dataset_loading", status="active")
+    services.stage_move(job=job, stage="dataset_loading", status="failed", message="no file")
+    assert [a.episode for a in fired(job)] == ["started", "failed"]
+    assert "no file" in fired(job)[1].message
+
+
+def test_a_firing_is_pushed_to_the_job_and_its_dashboard_naming_no_rule(
+    owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    from jobs.events import dashboard_group, job_group
+
+    job = make_job(status=JobStatus.RUNNING, uid="pushed")
+    rule(owner, {"type": "nan", "key": "train/loss"}, name="secret rule name")
+    sent = []
+    monkeypatch.setattr(
+        "jobs.core.push.group_send", lambda group, payload: sent.append((group, payload))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(job, "train/loss", 1, "nan")
+    pushes = [(group, p) for group, p in sent if p["type"] == "alert_fired"]
+    assert {group for group, _ in pushes} == {job_group("pushed"), dashboard_group(job.project_id)}
+    assert pushes[0][1] == {
+        "type": "alert_fired",
+        "job": "pushed",
+        "alert": fired(job)[0].id,
+        "state": "firing",
+    }
