@@ -248,6 +248,25 @@ TUNEBOARD_ALERT_WEBHOOK = envstr("TUNEBOARD_ALERT_WEBHOOK")
 if TUNEBOARD_ALERT_WEBHOOK and not TUNEBOARD_ALERT_WEBHOOK.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TUNEBOARD_ALERT_WEBHOOK must be an http:// or https:// URL")
 TUNEBOARD_STALL_MINUTES = envint("TUNEBOARD_STALL_MINUTES", 10, minimum=1)
+# Alert rules and channels (docs/alerts.md). Webhook and Slack targets on private or
+# loopback addresses are refused unless allowed here (against SSRF).
+TUNEBOARD_ALERT_ALLOW_PRIVATE = envbool("TUNEBOARD_ALERT_ALLOW_PRIVATE", "0")
+# The server's public address, for absolute links to job pages in alert messages.
+TUNEBOARD_BASE_URL = envstr("TUNEBOARD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not TUNEBOARD_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("TUNEBOARD_BASE_URL must be an http:// or https:// URL")
+# Email alerts go through Django's SMTP backend with these settings.
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "0")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "tuneboard@localhost")
 # Daemons run as threads of the server (jobs/embedded.py): sampler, simulator, alerts.
 TUNEBOARD_EMBEDDED_DAEMONS = envlist("TUNEBOARD_EMBEDDED_DAEMONS")
 if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts"}:

@@ -10,7 +10,17 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from . import services
-from .models import ApiToken, Job, LogEntry, MetricPoint, Stage
+from .models import (
+    AlertChannel,
+    AlertDelivery,
+    AlertRule,
+    ApiToken,
+    FiredAlert,
+    Job,
+    LogEntry,
+    MetricPoint,
+    Stage,
+)
 
 
 def _duration(seconds):
@@ -251,3 +261,70 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             services.token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+# --- alert rules, channels, fired alerts and their delivery log ---------------------------------
+# Read-only here: users manage rules and channels on /settings/alerts (and the API), through
+# the services that validate them and refresh every process's rule set; a delete is allowed.
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(ReadOnlyAdmin):
+    list_display = ("name", "kind", "target", "owner", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "target", "owner__username")
+    # The webhook secret is never shown again after its creation.
+    exclude = ("secret",)
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(ReadOnlyAdmin):
+    list_display = ("name", "owner", "condition_text", "action", "cooldown_minutes", "active")
+    list_filter = ("condition_type", "action", "active")
+    search_fields = ("name", "owner__username")
+
+    @admin.display(description="condition")
+    def condition_text(self, rule):
+        return rule.describe()
+
+    def delete_model(self, request, obj):
+        services.alert_rule_delete(owner=obj.owner, rule_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            services.alert_rule_delete(owner=rule.owner, rule_id=rule.pk)
+
+
+class AlertDeliveryInline(admin.TabularInline):
+    model = AlertDelivery
+    extra = 0
+    can_delete = False
+    fields = ("channel", "event", "attempts", "last_error", "next_attempt_at", "delivered_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FiredAlert)
+class FiredAlertAdmin(ReadOnlyAdmin):
+    list_display = ("rule", "job", "episode", "value", "fired_at", "resolved_at", "delivered")
+    list_filter = ("rule__condition_type",)
+    search_fields = ("rule__name", "job__uid", "message")
+    inlines = [AlertDeliveryInline]
+    list_select_related = ("rule", "job")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="delivered", boolean=True)
+    def delivered(self, alert):
+        return all(delivery.delivered_at for delivery in alert.deliveries.all())

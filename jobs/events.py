@@ -176,3 +176,36 @@ def job_deleted_message(uid):
 def resources_message(sample):
     """Job page and dashboard: the newest resource sample of a host (and its job)."""
     return {"type": RESOURCES, "sample": sample}
+
+
+# --- alert rules (jobs/services/alert_rules.py) ------------------------------------------
+# Job group and dashboard groups: a user's alert rule fired on the job, or resolved.
+ALERT_FIRED = "alert_fired"
+
+
+def fired_alert_payload(fired):
+    """A fired alert as the API, the bell and the job page show it."""
+    rule = fired.rule
+    return {
+        "id": fired.id,
+        "rule": {"id": rule.id, "name": rule.name, "condition": rule.describe()},
+        "job": {"uid": fired.job.uid, "name": fired.job.name, "url": f"/job/{fired.job.uid}"},
+        "state": "resolved" if fired.resolved_at else "firing",
+        "value": encode_float(fired.value),
+        "message": fired.message,
+        "fired_at": isoformat(fired.fired_at),
+        "resolved_at": isoformat(fired.resolved_at),
+    }
+
+
+def alert_fired_message(fired):
+    """Job page, dashboard and the bell: an alert rule fired (or resolved) on a job.
+
+    Every viewer of the job hears it, so it names no rule and says nothing of what fired:
+    each page reads the reader's own alerts from `/api/alerts` when it hears it."""
+    return {
+        "type": ALERT_FIRED,
+        "job": fired.job.uid,
+        "alert": fired.id,
+        "state": "resolved" if fired.resolved_at else "firing",
+    }

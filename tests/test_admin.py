@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from jobs import services
 from jobs.events import job_group
 from jobs.models import Job, JobStatus, Stage
 from tests.factories import make_job, make_user
@@ -78,3 +79,27 @@ def test_the_cancel_action_moves_jobs_through_the_services(admin_client):
 
 def test_the_admin_adds_no_jobs(admin_client):
     assert admin_client.get("/admin/jobs/job/add/").status_code == 403
+
+
+def test_the_admin_shows_a_fired_alerts_delivery_log_and_hides_webhook_secrets(admin_client):
+    from jobs.models import FiredAlert
+
+    owner = make_user("alerts-owner")
+    channel, secret = services.alert_channel_create(
+        owner=owner, name="ops hook", kind="webhook", target="https://93.184.215.14/hook"
+    )
+    services.alert_rule_create(
+        owner=owner,
+        name="failures",
+        condition={"type": "event", "events": ["failed"]},
+        channels=[channel.pk],
+    )
+    job, _ = services.job_create(name="admin alerts", uid="admin-alerts")
+    services.job_status_update(job=job, status="running")
+    services.job_status_update(job=job, status="failed", error={"message": "boom"})
+    fired = FiredAlert.objects.get()
+    page = admin_client.get(f"/admin/jobs/firedalert/{fired.pk}/change/").content.decode()
+    assert "ops hook" in page and "Job failed: admin alerts" in page
+    assert "failures" in admin_client.get("/admin/jobs/firedalert/").content.decode()
+    channel_page = admin_client.get(f"/admin/jobs/alertchannel/{channel.pk}/change/")
+    assert secret not in channel_page.content.decode()

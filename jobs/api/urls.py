@@ -7,6 +7,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views import (
+    alerts,
     export,
     jobs,
     logs,
@@ -57,6 +58,21 @@ urlpatterns = [
     path("query/check", jobs.QueryCheckApi.as_view(), name="api-query-check"),
     path("views", saved_views.SavedViewListApi.as_view(), name="api-views"),
     path("views/<int:view_id>", saved_views.SavedViewApi.as_view(), name="api-view"),
+    path("alert-channels", alerts.AlertChannelListApi.as_view(), name="api-alert-channels"),
+    path(
+        "alert-channels/<int:channel_id>",
+        alerts.AlertChannelApi.as_view(),
+        name="api-alert-channel",
+    ),
+    path(
+        "alert-channels/<int:channel_id>/test",
+        alerts.AlertChannelTestApi.as_view(),
+        name="api-alert-channel-test",
+    ),
+    path("alert-rules", alerts.AlertRuleListApi.as_view(), name="api-alert-rules"),
+    path("alert-rules/<int:rule_id>", alerts.AlertRuleApi.as_view(), name="api-alert-rule"),
+    path("alerts", alerts.FiredAlertListApi.as_view(), name="api-alerts"),
+    path("alerts/read", alerts.FiredAlertReadApi.as_view(), name="api-alerts-read"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,4 +1,5 @@
-"""The domain's tables: jobs and stages, metric points and rollups, log lines, alerts.
+"""The domain's tables: jobs and stages, metric points and rollups, log lines, alerts,
+alert rules and channels.
 
 API tokens live in `jobs.accounts.models` and are registered here, under the `jobs` app.
 """
@@ -25,6 +26,18 @@ from .job import (
 )
 from .logs import LogEntry, LogLevel
 from .metrics import MetricPoint, MetricRollup, MetricSummary, loss_like
+from .rules import (
+    AlertChannel,
+    AlertDelivery,
+    AlertRule,
+    AlertRulesVersion,
+    ChannelKind,
+    ConditionType,
+    DeliveryEvent,
+    FiredAlert,
+    RuleAction,
+    condition_words,
+)
 from .saved_views import SavedView
 
 __all__ = [
@@ -32,7 +45,15 @@ __all__ = [
     "FINISHED_STATUSES",
     "STAGE_ORDER",
     "Alert",
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertRule",
+    "AlertRulesVersion",
     "ApiToken",
+    "ChannelKind",
+    "ConditionType",
+    "DeliveryEvent",
+    "FiredAlert",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -43,10 +64,12 @@ __all__ = [
     "MetricSummary",
     "Project",
     "Role",
+    "RuleAction",
     "SavedView",
     "Stage",
     "StageName",
     "StageStatus",
+    "condition_words",
     "loss_like",
     "role_at_least",
     "token_hash",

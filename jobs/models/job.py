@@ -203,6 +203,9 @@ class Job(models.Model):
     # Open diagnostic findings, [{"code", "severity", "title"}], kept by the alert watcher
     # so cards show a badge without a query per job.
     active_alerts = models.JSONField(default=list, blank=True)
+    # A request that the job stop (an alert rule's "stop" action), answered to the
+    # client's heartbeat; null when none was made.
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobManager()
 

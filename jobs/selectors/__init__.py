@@ -6,6 +6,13 @@ functions or rollups, exports stream through `.iterator()`. One module per entit
 package re-exports their public names.
 """
 
+from .alert_rules import (
+    alert_channels_of,
+    alert_rules_of,
+    channel_payload,
+    fired_alerts_page,
+    rule_payload,
+)
 from .alerts import alert_open_findings
 from .failures import (
     TOP_FAILURE_DAYS,
@@ -77,11 +84,15 @@ __all__ = [
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
+    "alert_channels_of",
     "alert_open_findings",
+    "alert_rules_of",
+    "channel_payload",
     "current_jobs_queryset",
     "failure_earlier",
     "failure_next_success",
     "failure_top_signatures",
+    "fired_alerts_page",
     "is_metric_column",
     "job_by_uid",
     "job_by_uids",
@@ -108,6 +119,7 @@ __all__ = [
     "metric_step_clock",
     "metric_steps_sampled",
     "past_jobs_queryset",
+    "rule_payload",
     "runs_column_keys",
     "runs_columns_clean",
     "runs_groups",

@@ -11,6 +11,19 @@ One module per entity; this package re-exports their public functions, so caller
 
 from jobs.core.validation import Conflict, InvalidInput
 
+from .alert_rules import (
+    alert_channel_create,
+    alert_channel_delete,
+    alert_delivery_claim,
+    alert_delivery_result,
+    alert_fire,
+    alert_resolve,
+    alert_rule_create,
+    alert_rule_delete,
+    alert_rules_active,
+    fired_alerts_mark_read,
+    rule_in_scope,
+)
 from .alerts import alert_delivery_record, alerts_sync
 from .jobs import (
     job_create,
@@ -33,8 +46,18 @@ __all__ = [
     "SPARKLINE_POINTS",
     "Conflict",
     "InvalidInput",
+    "alert_channel_create",
+    "alert_channel_delete",
+    "alert_delivery_claim",
     "alert_delivery_record",
+    "alert_delivery_result",
+    "alert_fire",
+    "alert_resolve",
+    "alert_rule_create",
+    "alert_rule_delete",
+    "alert_rules_active",
     "alerts_sync",
+    "fired_alerts_mark_read",
     "job_create",
     "job_delete",
     "job_describe",
@@ -47,6 +70,7 @@ __all__ = [
     "metrics_ingest",
     "project_create",
     "project_rename",
+    "rule_in_scope",
     "saved_view_delete",
     "saved_view_save",
     "stage_move",

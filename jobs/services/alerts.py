@@ -9,6 +9,8 @@ from jobs import events
 from jobs.core.push import broadcast_after_commit
 from jobs.models import Alert, Job
 
+from .alert_rules import alert_rules_on_findings
+
 
 def alerts_sync(*, job, findings, now=None):
     """Record `findings` as the job's open alerts; resolve the ones no longer raised.
@@ -60,6 +62,9 @@ def alerts_sync(*, job, findings, now=None):
                 [events.dashboard_group(job.project_id)],
                 events.job_alerts_message(job.uid, summary),
             )
+    if created:
+        raised = {alert.code for alert in created}
+        alert_rules_on_findings(job=job, findings=[f for f in findings if f.code in raised])
     return created
 
 

@@ -21,6 +21,8 @@ from jobs.core.validation import (
 )
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
 
+from .alert_rules import alert_rules_on_status
+
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -308,6 +310,7 @@ def job_status_update(
 
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        old_status = job.status
         stages = list(job.stages.all())
         changed = []
         if status is not None:
@@ -334,6 +337,8 @@ def job_status_update(
         job_broadcast(job, stages)
         for stage in changed:
             broadcast_after_commit([events.job_group(job.uid)], events.stage_message(stage))
+    if job.status != old_status:
+        alert_rules_on_status(job=job, old_status=old_status)
     return job
 
 

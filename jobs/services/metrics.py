@@ -24,6 +24,8 @@ from jobs.models import Job, MetricPoint
 from jobs.rollups import rollups_update
 from jobs.summaries import summaries_update
 
+from .alert_rules import alert_rules_on_metrics
+
 MAX_KEY_LENGTH = 128
 SPARKLINE_POINTS = 64
 LOSS_KEY = "train/loss"
@@ -173,6 +175,7 @@ def metrics_ingest(*, job, points):
             # until the test kills the server. Never set outside the test suite.
             open(hold, "w").close()
             threading.Event().wait(120)
+    alert_rules_on_metrics(job=job, by_key=by_key)
     return len(cleaned)
 
 

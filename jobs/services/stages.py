@@ -15,6 +15,7 @@ from jobs.core.validation import (
 )
 from jobs.models import STAGE_ORDER, Job, JobStatus, StageStatus
 
+from .alert_rules import alert_rules_on_status
 from .jobs import job_broadcast, job_status_apply
 
 # --- stages ------------------------------------------------------------------------
@@ -58,6 +59,7 @@ def stage_move(*, job, stage, status, progress=None, message=None, at=None):
 
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        old_status = job.status
         stages = list(job.stages.all())
         target = next(s for s in stages if s.name == stage)
         if job.is_finished and not (status == target.status and progress is None):
@@ -107,6 +109,8 @@ def stage_move(*, job, stage, status, progress=None, message=None, at=None):
         for s in {s.pk: s for s in changed}.values():
             broadcast_after_commit([events.job_group(job.uid)], events.stage_message(s))
         job_broadcast(job, stages)
+    if job.status != old_status:
+        alert_rules_on_status(job=job, old_status=old_status)
     return target
 
 

@@ -1,8 +1,8 @@
-"""Page routes: dashboard, live job screen, compare, sign-in and sign-out."""
+"""Page routes: dashboard, live job screen, compare, sign-in and sign-out, alert settings."""
 
 from django.urls import path
 
-from .views import auth, compare, dashboard, job, runs
+from .views import alerts, auth, compare, dashboard, job, runs
 
 app_name = "jobs"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("healthz", auth.healthz, name="healthz"),
+    path("settings/alerts", alerts.alert_settings, name="alert-settings"),
 ]

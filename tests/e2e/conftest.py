@@ -37,7 +37,8 @@ def server(tmp_path_factory):
             pytest.fail(f"{missing}; CI runs every browser test, so this is a failure")
         pytest.skip(missing)
     data_dir = tmp_path_factory.mktemp("tuneboard-e2e")
-    env = server_env(data_dir, LOG_LEVEL="WARNING")
+    # The alert tests' receivers listen on loopback, which channels refuse by default.
+    env = server_env(data_dir, LOG_LEVEL="WARNING", TUNEBOARD_ALERT_ALLOW_PRIVATE="1")
     migrate(env)
     # As `make run` does: the pages then load hashed, compressed files (config/storage.py).
     manage(env, "collectstatic", "--no-input", "-v", "0")

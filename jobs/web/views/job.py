@@ -95,6 +95,14 @@ def job_detail(request, uid):
             "boot": boot,
             "now": timezone.now(),
             "notes_html": render_markdown(job.notes),
+            # The reader's own alert rules that fired on this job (the alert_fired panel).
+            "fired_alerts": (
+                selectors.fired_alerts_page(
+                    request.user, page_projects(request), job=job, limit=10
+                )["results"]
+                if request.user.is_authenticated
+                else []
+            ),
         },
     )
 

@@ -12,6 +12,7 @@ import { onShortcut } from "../lib/shortcuts.js";
 import { DASHBOARD_SOCKET_PATH } from "../lib/api.js";
 import { EVENTS } from "../lib/events.js";
 import { LiveFeed } from "../lib/live.js";
+import * as bell from "../lib/bell.js";
 import "./select.js";
 import * as cards from "./cards.js";
 import * as filters from "./filters.js";
@@ -32,6 +33,9 @@ const feed = new LiveFeed({
         break;
       case EVENTS.JOB_ALERTS:
         cards.applyAlerts(msg);
+        break;
+      case EVENTS.ALERT_FIRED:
+        bell.refresh();
         break;
       default:
         break;

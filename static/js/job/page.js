@@ -24,6 +24,8 @@ import * as alerts from "./alerts.js";
 import * as logs from "./logs.js";
 import "./downloads.js";
 import * as notes from "./notes.js";
+import * as fired from "./fired.js";
+import * as bell from "../lib/bell.js";
 
 setInterval(() => {
   header.tick();
@@ -53,6 +55,10 @@ const feed = new LiveFeed({
         break;
       case EVENTS.RESOURCES:
         resources.apply(msg, epoch);
+        break;
+      case EVENTS.ALERT_FIRED:
+        fired.apply(msg);
+        bell.refresh();
         break;
       default:
         break;

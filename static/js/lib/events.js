@@ -15,6 +15,8 @@ export const EVENTS = Object.freeze({
   JOB_METRICS: "job_metrics", // a job's loss moved: {uid, latest_loss, loss_sparkline}
   JOB_ALERTS: "job_alerts", // a job's open alerts changed: {uid, alerts}
   JOB_DELETED: "job_deleted", // a job was deleted: {uid}
+  // both sockets: a user's alert rule fired or resolved on a job: {job, alert, state}
+  ALERT_FIRED: "alert_fired",
   // both sockets: the page's liveness check and the server's answer
   PING: "ping",
   PONG: "pong",

@@ -1,0 +1,705 @@
+"""Alert rules people write, their channels, and firing them where the data arrives.
+
+Channels and rules are validated whole (`InvalidInput` names each bad field, nothing is
+saved half). Metric and event conditions are checked on the ingest path, after the
+batch committed (`alert_rules_on_metrics`, `alert_rules_on_status`,
+`alert_rules_on_findings`): each process keeps the active rules in memory, indexed by
+metric key and event, and reads them again only when the rules' version number moved,
+so a batch no rule watches costs one primary-key read. The alert watcher checks the time
+conditions (`jobs.diagnostics.alerts`) and calls `alert_fire` / `alert_resolve` too.
+
+`alert_fire` holds the job's row while it decides (docs/concurrency.md: job row first),
+so two evaluators of one job take turns; the episode key, derived from the data, is
+unique per rule and job, so the same data never fires twice, whoever evaluates it.
+"""
+
+import logging
+import math
+import secrets
+import threading
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jobs import events
+from jobs.accounts.permissions import readable_project_ids
+from jobs.core.outbound import outbound_url_check
+from jobs.core.push import broadcast_after_commit
+from jobs.core.validation import InvalidInput, clean_text
+from jobs.models import (
+    AlertChannel,
+    AlertDelivery,
+    AlertRule,
+    AlertRulesVersion,
+    ChannelKind,
+    ConditionType,
+    DeliveryEvent,
+    FiredAlert,
+    Job,
+    JobStatus,
+    MetricPoint,
+    RuleAction,
+    condition_words,
+)
+from jobs.models.rules import METRIC_CONDITIONS
+
+logger = logging.getLogger("jobs.alerts")
+
+OPERATORS = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+EVENTS = {"started": JobStatus.RUNNING, "completed": JobStatus.COMPLETED}
+EVENTS.update(failed=JobStatus.FAILED, cancelled=JobStatus.CANCELLED)
+STATUS_EVENT = {status: event for event, status in EVENTS.items()}
+MAX_KEY_LENGTH = 128
+MAX_CHANNELS_PER_RULE = 10
+# Conditions that hold for a while and clear: one open episode at a time, a "resolved"
+# message when it clears, and the cooldown between episodes.
+EPISODIC = (*METRIC_CONDITIONS, ConditionType.STALL, ConditionType.THROUGHPUT)
+
+
+# --- channels ------------------------------------------------------------------------------
+
+
+def _clean_name(raw, errors):
+    try:
+        return clean_text(raw, max_length=100, required=True)
+    except ValueError as exc:
+        errors["name"] = [str(exc)]
+        return None
+
+
+def alert_channel_create(*, owner, name, kind, target):
+    """A channel of `owner`; returns `(channel, secret)`, the secret (JSON webhooks only)
+    to show once. Email targets must be addresses; webhook and Slack targets public
+    http(s) URLs (unless TUNEBOARD_ALERT_ALLOW_PRIVATE)."""
+    errors = {}
+    name = _clean_name(name, errors)
+    if kind not in ChannelKind.values:
+        errors["kind"] = [f"Unknown kind {kind!r}; one of {', '.join(ChannelKind.values)}."]
+    if not isinstance(target, str) or not target.strip():
+        errors["target"] = ["An email address or URL is required."]
+    elif len(target) > 500:
+        errors["target"] = ["At most 500 characters."]
+    elif kind == ChannelKind.EMAIL:
+        try:
+            validate_email(target.strip())
+        except ValidationError:
+            errors["target"] = ["Enter a valid email address."]
+    elif kind in ChannelKind.values:
+        try:
+            outbound_url_check(target.strip())
+        except ValueError as exc:
+            errors["target"] = [str(exc)]
+    if errors:
+        raise InvalidInput(errors)
+    secret = secrets.token_hex(24) if kind == ChannelKind.WEBHOOK else ""
+    channel = AlertChannel.objects.create(
+        owner=owner, name=name, kind=kind, target=target.strip(), secret=secret
+    )
+    return channel, secret or None
+
+
+def alert_channel_delete(*, owner, channel_id):
+    """Delete one of `owner`'s channels; False when they have no such channel."""
+    deleted, _ = AlertChannel.objects.filter(owner=owner, pk=channel_id).delete()
+    return bool(deleted)
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def _key(condition, errors):
+    key = condition.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = ["A metric key (a non-empty string) is required."]
+        return None
+    if len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        errors["key"] = [f"At most {MAX_KEY_LENGTH} characters, no NUL."]
+        return None
+    return key
+
+
+def _number(condition, field, errors, *, minimum=None, integer=False, required=True):
+    raw = condition.get(field)
+    if raw is None:
+        if required:
+            errors[field] = ["This field is required."]
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        errors[field] = ["An integer is required." if integer else "A number is required."]
+        return None
+    if integer and not float(raw).is_integer():
+        errors[field] = ["An integer is required."]
+        return None
+    if minimum is not None and raw < minimum:
+        errors[field] = [f"Ensure this value is greater than or equal to {minimum}."]
+        return None
+    return int(raw) if integer else raw
+
+
+def _string_list(condition, field, errors, allowed=None):
+    raw = condition.get(field)
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+        errors[field] = ["A non-empty list of strings is required."]
+        return None
+    if allowed is not None and (unknown := [x for x in raw if x not in allowed]):
+        errors[field] = [f"Unknown {', '.join(map(repr, unknown))}; one of {', '.join(allowed)}."]
+        return None
+    return list(dict.fromkeys(raw))
+
+
+def condition_clean(raw):
+    """The validated condition (SPEC "Alerts"), or `InvalidInput({"condition": {...}})`."""
+    if not isinstance(raw, dict):
+        raise InvalidInput({"condition": ["An object with a type is required."]})
+    kind = raw.get("type")
+    errors = {}
+    cleaned = {"type": kind}
+    if kind == ConditionType.EVENT:
+        cleaned["events"] = _string_list(raw, "events", errors, list(EVENTS))
+    elif kind == ConditionType.THRESHOLD:
+        cleaned["key"] = _key(raw, errors)
+        op = raw.get("op")
+        if op not in OPERATORS:
+            errors["op"] = [f"Unknown operator {op!r}; one of {' '.join(OPERATORS)}."]
+        cleaned["op"] = op
+        cleaned["value"] = _number(raw, "value", errors)
+        points = _number(raw, "for_points", errors, minimum=1, integer=True, required=False)
+        cleaned["for_points"] = points or 1
+        for field in ("min_step", "max_step"):
+            step = _number(raw, field, errors, minimum=0, integer=True, required=False)
+            if step is not None:
+                cleaned[field] = step
+    elif kind == ConditionType.STALL:
+        cleaned["minutes"] = _number(raw, "minutes", errors, minimum=1, integer=True)
+    elif kind == ConditionType.NO_IMPROVEMENT:
+        cleaned["key"] = _key(raw, errors)
+        cleaned["evaluations"] = _number(raw, "evaluations", errors, minimum=1, integer=True)
+        mode = raw.get("mode", "min")
+        if mode not in ("min", "max"):
+            errors["mode"] = ["One of min (lower is better) or max."]
+        cleaned["mode"] = mode
+    elif kind == ConditionType.NAN:
+        cleaned["key"] = _key(raw, errors)
+    elif kind == ConditionType.THROUGHPUT:
+        cleaned["below"] = _number(raw, "below", errors, minimum=0)
+        cleaned["minutes"] = _number(raw, "minutes", errors, minimum=1, integer=True)
+    elif kind == ConditionType.FINDING:
+        cleaned["kinds"] = _string_list(raw, "kinds", errors)
+    else:
+        errors["type"] = [f"Unknown type {kind!r}; one of {', '.join(ConditionType.values)}."]
+    if errors:
+        raise InvalidInput({"condition": errors})
+    return cleaned
+
+
+def _scope_clean(raw, owner, errors):
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        errors["scope"] = ["An object with job, tag or model is required."]
+        return {}
+    sub, scope = {}, {}
+    if unknown := set(raw) - {"job", "tag", "model"}:
+        sub["non_field_errors"] = [f"Unknown {', '.join(sorted(unknown))}; use job, tag, model."]
+    for field, limit in (("job", 64), ("tag", 64), ("model", 200)):
+        value = raw.get(field)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            sub[field] = [f"A string of at most {limit} characters is required."]
+            continue
+        scope[field] = value.strip()
+    if "job" in scope:
+        readable = readable_project_ids(owner)
+        jobs = Job.objects.filter(uid=scope["job"])
+        if readable is not None:
+            jobs = jobs.filter(project_id__in=readable)
+        scope["job"] = jobs.first()
+        if scope["job"] is None:
+            sub["job"] = [f"No job with uid {raw['job']!r}."]
+    if sub:
+        errors["scope"] = sub
+    return scope
+
+
+def alert_rules_changed():
+    """Tell every process to read the active rules again (before its next batch).
+
+    Called inside the transaction that changed a rule, so whoever reads the new number
+    also sees the new rules. The number is random, not a counter: a counter rolled back
+    (a failed transaction, a test) could come round to a value a process still holds.
+    """
+    number = secrets.randbits(62)
+    if not AlertRulesVersion.objects.filter(pk=1).update(number=number):
+        AlertRulesVersion.objects.update_or_create(pk=1, defaults={"number": number})
+    _cache.forget()
+
+
+def alert_rule_create(
+    *, owner, name, condition, scope=None, channels=(), cooldown_minutes=0, action="notify"
+):
+    """A rule of `owner`, validated whole: name, scope (`{"job"?, "tag"?, "model"?}`, the
+    job one `owner` may see), condition, channels (ids of `owner`'s channels), cooldown
+    (minutes between two episodes on one job) and action ("notify" or "stop")."""
+    errors = {}
+    name = _clean_name(name, errors)
+    try:
+        condition = condition_clean(condition)
+    except InvalidInput as exc:
+        errors.update(exc.detail)
+    scope = _scope_clean(scope, owner, errors)
+    chosen = []
+    if channels is None or isinstance(channels, tuple):
+        channels = list(channels or ())
+    if not isinstance(channels, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in channels
+    ):
+        errors["channels"] = ["A list of channel ids is required."]
+    elif len(channels) > MAX_CHANNELS_PER_RULE:
+        errors["channels"] = [f"At most {MAX_CHANNELS_PER_RULE} channels."]
+    else:
+        found = {c.pk: c for c in AlertChannel.objects.filter(owner=owner, pk__in=channels)}
+        if missing := [c for c in channels if c not in found]:
+            errors["channels"] = [f"Unknown channel {', '.join(map(str, missing))}."]
+        chosen = list(found.values())
+    if cooldown_minutes is None:
+        cooldown_minutes = 0
+    if (
+        isinstance(cooldown_minutes, bool)
+        or not isinstance(cooldown_minutes, int)
+        or not 0 <= cooldown_minutes <= 7 * 24 * 60
+    ):
+        errors["cooldown_minutes"] = ["A whole number of minutes, 0 to 10080, is required."]
+    if action not in RuleAction.values:
+        errors["action"] = [f"Unknown action {action!r}; one of {', '.join(RuleAction.values)}."]
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        rule = AlertRule.objects.create(
+            owner=owner,
+            name=name,
+            scope_job=scope.get("job"),
+            scope_tag=scope.get("tag", ""),
+            scope_model=scope.get("model", ""),
+            condition=condition,
+            condition_type=condition["type"],
+            cooldown_minutes=cooldown_minutes,
+            action=action,
+        )
+        rule.channels.set(chosen)
+        alert_rules_changed()
+    return rule
+
+
+def alert_rule_delete(*, owner, rule_id):
+    """Delete one of `owner`'s rules (its fired alerts go with it)."""
+    with transaction.atomic():
+        deleted, _ = AlertRule.objects.filter(owner=owner, pk=rule_id).delete()
+        if deleted:
+            alert_rules_changed()
+    return bool(deleted)
+
+
+def fired_alerts_mark_read(*, owner, ids=None, now=None):
+    """Mark `owner`'s fired alerts read (all when `ids` is None); returns how many."""
+    now = now or timezone.now()
+    fired = FiredAlert.objects.filter(rule__owner=owner, read_at=None)
+    if ids is not None:
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise InvalidInput({"ids": ["A list of alert ids is required."]})
+        fired = fired.filter(pk__in=ids)
+    return fired.update(read_at=now)
+
+
+# --- the rule set each process keeps -------------------------------------------------------
+
+
+class RuleIndex:
+    """The active rules, by what they watch."""
+
+    def __init__(self, rules):
+        self.by_key = {}
+        self.by_event = {}
+        self.findings = []
+        for rule in rules:
+            kind = rule.condition_type
+            if kind in METRIC_CONDITIONS:
+                self.by_key.setdefault(rule.condition["key"], []).append(rule)
+            elif kind == ConditionType.EVENT:
+                for event in rule.condition["events"]:
+                    self.by_event.setdefault(event, []).append(rule)
+            elif kind == ConditionType.FINDING:
+                self.findings.append(rule)
+
+
+class _RuleCache:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.version = None
+        self.index = RuleIndex([])
+
+    def forget(self):
+        self.version = None
+
+    def get(self):
+        number = AlertRulesVersion.objects.filter(pk=1).values_list("number", flat=True).first()
+        number = number or 0
+        with self.lock:
+            if number == self.version:
+                return self.index
+        rules = AlertRule.objects.filter(active=True).select_related("scope_job")
+        index = RuleIndex(list(rules))
+        with self.lock:
+            self.version, self.index = number, index
+        return index
+
+
+_cache = _RuleCache()
+
+
+def alert_rules_active():
+    """The active rules, indexed by metric key and event (kept per process)."""
+    return _cache.get()
+
+
+def rule_in_scope(rule, job):
+    """Whether `job` is in the rule's scope (the owner's access is checked on firing)."""
+    if rule.scope_job_id is not None and rule.scope_job_id != job.pk:
+        return False
+    if rule.project_id is not None and rule.project_id != job.project_id:
+        return False
+    if rule.scope_tag and rule.scope_tag not in (job.tags or []):
+        return False
+    return not (rule.scope_model and rule.scope_model != job.base_model)
+
+
+# --- firing --------------------------------------------------------------------------------
+
+
+def _owner_may_see(rule, job):
+    owner = get_user_model().objects.filter(pk=rule.owner_id, is_active=True).first()
+    if owner is None:
+        return False
+    readable = readable_project_ids(owner)
+    return readable is None or job.project_id in readable
+
+
+def _format(value):
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+def alert_message(rule, job, *, value=None, step=None, detail=""):
+    """What a firing says: the condition, the value and where, the job."""
+    text = condition_words(rule.condition)
+    if value is not None:
+        text += f": {_format(value)}"
+    if step is not None:
+        text += f" at step {step}"
+    text += f" on {job.name}"
+    if detail:
+        text += f" — {detail}"
+    return text[:1000]
+
+
+def alert_fire(*, rule, job, episode, message, value=None, now=None):
+    """Record that `rule` fired on `job` in `episode`, queue a delivery per channel,
+    apply the rule's action and push it; returns the `FiredAlert`, or None when this
+    episode was already recorded, another is still open, or the cooldown holds."""
+    now = now or timezone.now()
+    episodic = rule.condition_type in EPISODIC
+    if not _owner_may_see(rule, job):
+        return None
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        previous = FiredAlert.objects.filter(rule=rule, job=job).order_by("-fired_at").first()
+        if episodic and previous is not None:
+            if previous.resolved_at is None:
+                return None
+            cooldown = rule.cooldown_minutes * 60
+            if (now - previous.fired_at).total_seconds() < cooldown:
+                return None
+        if FiredAlert.objects.filter(rule=rule, job=job, episode=episode[:100]).exists():
+            return None
+        try:
+            with transaction.atomic():
+                fired = FiredAlert.objects.create(
+                    rule=rule,
+                    job=job,
+                    episode=episode[:100],
+                    # NaN is stored as NULL, as metric points store it.
+                    value=None if value is None or math.isnan(value) else value,
+                    message=message[:1000],
+                    fired_at=now,
+                )
+        except IntegrityError:
+            # The job's row lock makes evaluators take turns; the unique episode is the
+            # last word should one ever get past it.
+            return None
+        AlertDelivery.objects.bulk_create(
+            [
+                AlertDelivery(alert=fired, channel=channel, next_attempt_at=now, created_at=now)
+                for channel in rule.channels.all()
+            ]
+        )
+        if rule.action == RuleAction.STOP and not job.is_finished and not job.stop_requested_at:
+            job.stop_requested_at = now
+            job.save(update_fields=["stop_requested_at"])
+        fired.rule, fired.job = rule, job
+        _push(fired)
+    return fired
+
+
+def alert_resolve(*, rule, job, message="", now=None):
+    """Close the open episode of `rule` on `job`, if any, and queue a "resolved" message
+    to each channel; returns the `FiredAlert` resolved, or None."""
+    now = now or timezone.now()
+    if not FiredAlert.objects.filter(rule=rule, job=job, resolved_at=None).exists():
+        return None
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        fired = (
+            FiredAlert.objects.select_for_update()
+            .filter(rule=rule, job=job, resolved_at=None)
+            .first()
+        )
+        if fired is None:
+            return None
+        fired.resolved_at = now
+        if message:
+            fired.message = f"{fired.message} · resolved: {message}"[:1000]
+        fired.save(update_fields=["resolved_at", "message"])
+        AlertDelivery.objects.bulk_create(
+            [
+                AlertDelivery(
+                    alert=fired,
+                    channel=channel,
+                    event=DeliveryEvent.RESOLVED,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                for channel in rule.channels.all()
+            ],
+            ignore_conflicts=True,
+        )
+        fired.rule, fired.job = rule, job
+        _push(fired)
+    return fired
+
+
+def _push(fired):
+    message = events.alert_fired_message(fired)
+    broadcast_after_commit([events.job_group(fired.job.uid)], message)
+    broadcast_after_commit([events.dashboard_group(fired.job.project_id)], message)
+
+
+def alert_delivery_claim(*, delivery_id, now, lease_seconds=120):
+    """Take `delivery_id` for sending: True for the one deliverer whose conditional
+    UPDATE matched (not delivered, not claimed by a live lease), False for any other."""
+    taken = (
+        AlertDelivery.objects.filter(pk=delivery_id, delivered_at=None)
+        .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+        .update(
+            claimed_until=now + timedelta(seconds=lease_seconds),
+            attempts=F("attempts") + 1,
+        )
+    )
+    return taken == 1
+
+
+def alert_delivery_result(*, delivery_id, ok, error="", now):
+    """Record the outcome of a claimed send: delivered, or retried with backoff."""
+    if ok:
+        AlertDelivery.objects.filter(pk=delivery_id).update(
+            delivered_at=now, last_error="", claimed_until=None
+        )
+        return
+    attempts = AlertDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True)
+    count = attempts.first() or 1
+    AlertDelivery.objects.filter(pk=delivery_id).update(
+        last_error=error[:500],
+        claimed_until=None,
+        next_attempt_at=now + timedelta(seconds=min(3600, 30 * 2 ** (count - 1))),
+    )
+
+
+# --- evaluation where the data arrives -----------------------------------------------------
+
+
+def _safe(function):
+    """Evaluation runs after the data committed: a failure is logged, never raised into
+    the write that triggered it."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception:
+            logger.exception("Evaluating alert rules failed")
+            return []
+
+    wrapper.__doc__, wrapper.__name__ = function.__doc__, function.__name__
+    return wrapper
+
+
+def _threshold_holds(condition):
+    op, limit = OPERATORS[condition["op"]], condition["value"]
+
+    def holds(value):
+        return value is not None and not math.isnan(value) and op(value, limit)
+
+    return holds
+
+
+def _nan_holds(value):
+    return value is None or not math.isfinite(value)
+
+
+def _stored_before(job, key, step, count, condition):
+    """The `count` points of `key` just before `step`, oldest first (NaN read as None)."""
+    points = MetricPoint.objects.filter(job=job, key=key, step__lt=step)
+    if condition.get("min_step") is not None:
+        points = points.filter(step__gte=condition["min_step"])
+    rows = list(points.order_by("-step").values_list("step", "value")[:count])
+    return [(s, math.nan if v is None else v) for s, v in reversed(rows)]
+
+
+def _in_window(condition, step):
+    low, high = condition.get("min_step"), condition.get("max_step")
+    return (low is None or step >= low) and (high is None or step <= high)
+
+
+def _evaluate_run(rule, job, series, holds, needed):
+    """Walk a key's new points (with the points before them) counting how many in a row
+    the condition holds: it fires when the run reaches `needed`, clears when it breaks."""
+    condition = rule.condition
+    series = [(s, v) for s, v, *_ in series if _in_window(condition, s)]
+    if not series:
+        return []
+    run = 0
+    if needed > 1:
+        for _, value in _stored_before(job, condition["key"], series[0][0], needed - 1, condition):
+            run = run + 1 if holds(value) else 0
+    fired, checked_clear = [], False
+    for step, value in series:
+        if holds(value):
+            run += 1
+            if run == needed:
+                message = alert_message(rule, job, value=value, step=step)
+                alert = alert_fire(
+                    rule=rule, job=job, episode=f"step:{step}", message=message, value=value
+                )
+                if alert is not None:
+                    fired.append(alert)
+                checked_clear = False
+        else:
+            if run >= needed or not checked_clear:
+                alert_resolve(rule=rule, job=job, message=f"{_format(value)} at step {step}")
+                checked_clear = True
+            run = 0
+    return fired
+
+
+def _evaluate_no_improvement(rule, job, series):
+    condition = rule.condition
+    key, needed = condition["key"], condition["evaluations"]
+    finite = MetricPoint.objects.filter(
+        job=job, key=key, value__isnull=False, value__lt=math.inf, value__gt=-math.inf
+    )
+    order = "value" if condition.get("mode", "min") == "min" else "-value"
+    best = finite.order_by(order, "step").values_list("step", "value").first()
+    if best is None:
+        return []
+    best_step, best_value = best
+    since = MetricPoint.objects.filter(job=job, key=key, step__gt=best_step).count()
+    if since >= needed:
+        last_step, last_value = series[-1][0], series[-1][1]
+        detail = f"best {_format(best_value)} at step {best_step}"
+        message = alert_message(rule, job, value=last_value, step=last_step, detail=detail)
+        alert = alert_fire(
+            rule=rule, job=job, episode=f"best:{best_step}", message=message, value=last_value
+        )
+        return [alert] if alert else []
+    if any(step == best_step for step, *_ in series):
+        alert_resolve(rule=rule, job=job, message=f"new best {_format(best_value)}")
+    return []
+
+
+@_safe
+def alert_rules_on_metrics(*, job, by_key):
+    """Check the metric rules watching the keys of a committed batch
+    (`{key: [(step, value, epoch, time), ...]}` sorted by step); returns what fired."""
+    index = alert_rules_active()
+    if not index.by_key:
+        return []
+    watched = [(key, rule) for key in by_key for rule in index.by_key.get(key, ())]
+    fired = []
+    for key, rule in watched:
+        if not rule_in_scope(rule, job):
+            continue
+        series = by_key[key]
+        kind = rule.condition_type
+        if kind == ConditionType.THRESHOLD:
+            holds = _threshold_holds(rule.condition)
+            fired += _evaluate_run(rule, job, series, holds, rule.condition["for_points"])
+        elif kind == ConditionType.NAN:
+            fired += _evaluate_run(rule, job, series, _nan_holds, 1)
+        elif kind == ConditionType.NO_IMPROVEMENT:
+            fired += _evaluate_no_improvement(rule, job, series)
+    return fired
+
+
+@_safe
+def alert_rules_on_status(*, job, old_status):
+    """Check the event rules after a job's status moved from `old_status`."""
+    event = STATUS_EVENT.get(job.status)
+    if event is None or job.status == old_status:
+        return []
+    rules = alert_rules_active().by_event.get(event, ())
+    fired = []
+    for rule in rules:
+        if not rule_in_scope(rule, job):
+            continue
+        message = f"Job {event}: {job.name}"
+        if event == "failed":
+            error = f"{job.error_type + ': ' if job.error_type else ''}{job.error_message}"
+            message += f" — {error}"
+        alert = alert_fire(rule=rule, job=job, episode=event, message=message)
+        if alert is not None:
+            fired.append(alert)
+    return fired
+
+
+@_safe
+def alert_rules_on_findings(*, job, findings):
+    """Check the finding rules for diagnostic findings newly raised on `job` (objects
+    with `code` and `title`)."""
+    rules = alert_rules_active().findings
+    fired = []
+    for finding in findings:
+        for rule in rules:
+            if finding.code not in rule.condition["kinds"] or not rule_in_scope(rule, job):
+                continue
+            message = alert_message(rule, job, detail=finding.title)
+            alert = alert_fire(
+                rule=rule, job=job, episode=f"finding:{finding.code}"[:100], message=message
+            )
+            if alert is not None:
+                fired.append(alert)
+    return fired
