@@ -7,5 +7,7 @@ admin.site.site_title = "Tuneboard admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("jobs.api.urls")),
+    # A share link's data (before the pages, whose `s/<secret>/` prefix it shares).
+    path("s/<slug:secret>/api/", include("jobs.api.share_urls")),
     path("", include("jobs.web.urls")),
 ]

@@ -6,7 +6,19 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import export, jobs, logs, metrics, projects, resources, stages, status
+from .views import (
+    audit,
+    comments,
+    export,
+    jobs,
+    logs,
+    metrics,
+    projects,
+    resources,
+    share_links,
+    stages,
+    status,
+)
 
 urlpatterns = [
     path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
@@ -41,6 +53,26 @@ urlpatterns = [
         projects.ProjectMemberApi.as_view(),
         name="api-project-member",
     ),
+    path("jobs/<slug:uid>/comments", comments.JobCommentsApi.as_view(), name="api-job-comments"),
+    path(
+        "jobs/<slug:uid>/comments/<int:comment_id>",
+        comments.JobCommentApi.as_view(),
+        name="api-job-comment",
+    ),
+    path("notifications", comments.NotificationsApi.as_view(), name="api-notifications"),
+    path(
+        "notifications/read",
+        comments.NotificationsReadApi.as_view(),
+        name="api-notifications-read",
+    ),
+    path(
+        "jobs/<slug:uid>/share-links",
+        share_links.JobShareLinksApi.as_view(),
+        name="api-job-share-links",
+    ),
+    path("share-links", share_links.ShareLinksApi.as_view(), name="api-share-links"),
+    path("share-links/<int:link_id>", share_links.ShareLinkApi.as_view(), name="api-share-link"),
+    path("projects/<slug:slug>/audit", audit.ProjectAuditApi.as_view(), name="api-project-audit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

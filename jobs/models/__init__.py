@@ -8,11 +8,13 @@ from jobs.accounts.models import (
     Membership,
     Project,
     Role,
+    ShareLink,
     role_at_least,
     token_hash,
 )
 
 from .alerts import Alert
+from .collab import AuditEvent, Comment, Notification, NotificationKind
 from .job import (
     CURRENT_STATUSES,
     FINISHED_STATUSES,
@@ -32,6 +34,8 @@ __all__ = [
     "STAGE_ORDER",
     "Alert",
     "ApiToken",
+    "AuditEvent",
+    "Comment",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -39,8 +43,11 @@ __all__ = [
     "Membership",
     "MetricPoint",
     "MetricRollup",
+    "Notification",
+    "NotificationKind",
     "Project",
     "Role",
+    "ShareLink",
     "Stage",
     "StageName",
     "StageStatus",

@@ -7,6 +7,13 @@ package re-exports their public names.
 """
 
 from .alerts import alert_open_findings
+from .collab import (
+    audit_list,
+    comment_list,
+    comment_steps,
+    notification_list,
+    share_link_list,
+)
 from .failures import (
     TOP_FAILURE_DAYS,
     failure_earlier,
@@ -57,6 +64,9 @@ __all__ = [
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
     "alert_open_findings",
+    "audit_list",
+    "comment_list",
+    "comment_steps",
     "current_jobs_queryset",
     "failure_earlier",
     "failure_next_success",
@@ -83,5 +93,7 @@ __all__ = [
     "metric_previous_values",
     "metric_series",
     "metric_step_clock",
+    "notification_list",
     "past_jobs_queryset",
+    "share_link_list",
 ]

@@ -12,6 +12,16 @@ One module per entity; this package re-exports their public functions, so caller
 from jobs.core.validation import Conflict, InvalidInput
 
 from .alerts import alert_delivery_record, alerts_sync
+from .audit import audit_record
+from .comments import (
+    comment_create,
+    comment_delete,
+    comment_edit,
+    comment_may_delete,
+    comment_may_edit,
+    comment_may_write,
+    notifications_mark_read,
+)
 from .jobs import (
     job_create,
     job_delete,
@@ -23,6 +33,7 @@ from .jobs import (
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
 from .projects import member_remove, member_set, project_create
+from .share_links import share_link_create, share_link_revoke
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -33,6 +44,13 @@ __all__ = [
     "InvalidInput",
     "alert_delivery_record",
     "alerts_sync",
+    "audit_record",
+    "comment_create",
+    "comment_delete",
+    "comment_edit",
+    "comment_may_delete",
+    "comment_may_edit",
+    "comment_may_write",
     "job_create",
     "job_delete",
     "job_history_clear",
@@ -42,7 +60,10 @@ __all__ = [
     "member_remove",
     "member_set",
     "metrics_ingest",
+    "notifications_mark_read",
     "project_create",
+    "share_link_create",
+    "share_link_revoke",
     "stage_move",
     "token_create",
     "token_revoke",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import auth, compare, dashboard, job
+from .views import auth, collab, compare, dashboard, job, shared
 
 app_name = "jobs"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("healthz", auth.healthz, name="healthz"),
+    path("s/<slug:secret>/", shared.shared_page, name="shared"),
+    path("s/<slug:secret>/details", shared.shared_details, name="shared-details"),
+    path("notifications/read", collab.notifications_read, name="notifications-read"),
+    path("projects/<slug:slug>/settings", collab.project_settings, name="project-settings"),
 ]

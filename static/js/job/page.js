@@ -24,6 +24,7 @@ import * as alerts from "./alerts.js";
 import * as logs from "./logs.js";
 import "./downloads.js";
 import * as notes from "./notes.js";
+import * as comments from "./comments.js";
 
 setInterval(() => {
   header.tick();
@@ -54,6 +55,10 @@ const feed = new LiveFeed({
       case EVENTS.RESOURCES:
         resources.apply(msg, epoch);
         break;
+      case EVENTS.COMMENT:
+      case EVENTS.COMMENT_DELETED:
+        comments.apply(msg);
+        break;
       default:
         break;
     }
@@ -69,6 +74,7 @@ const feed = new LiveFeed({
       ),
       logs.poll(ticket),
       resources.poll(ticket),
+      comments.poll(),
     ]);
     return counts.reduce((a, b) => a + b, 0);
   },

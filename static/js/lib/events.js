@@ -15,6 +15,9 @@ export const EVENTS = Object.freeze({
   JOB_METRICS: "job_metrics", // a job's loss moved: {uid, latest_loss, loss_sparkline}
   JOB_ALERTS: "job_alerts", // a job's open alerts changed: {uid, alerts}
   JOB_DELETED: "job_deleted", // a job was deleted: {uid}
+  // /ws/jobs/<uid>/ (members only; a share link's socket does not carry them)
+  COMMENT: "comment", // a comment was written or edited: {comment}
+  COMMENT_DELETED: "comment_deleted", // a comment was deleted: {job, id}
   // both sockets: the page's liveness check and the server's answer
   PING: "ping",
   PONG: "pong",
