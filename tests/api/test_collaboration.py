@@ -47,7 +47,9 @@ def comment(client, body, **extra):
 
 
 def test_an_editor_comments_and_every_member_reads_the_thread_with_safe_html(team):
-    response = comment(signed_in(team["editor"]), "Loss **spikes** here <script>x</script>", step=1200)
+    response = comment(
+        signed_in(team["editor"]), "Loss **spikes** here <script>x</script>", step=1200
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["author"] == "eddie" and body["step"] == 1200
@@ -254,7 +256,9 @@ def test_share_links_are_listed_for_editors_with_creator_and_last_use(team):
     assert listed[0]["active"] is True and "url" not in listed[0]
     assert signed_in(team["viewer"]).get("/api/jobs/vit-1/share-links").status_code == 403
     assert signed_in(team["viewer"]).delete(f"/api/share-links/{created['id']}").status_code == 403
-    assert signed_in(team["outsider"]).delete(f"/api/share-links/{created['id']}").status_code == 404
+    assert (
+        signed_in(team["outsider"]).delete(f"/api/share-links/{created['id']}").status_code == 404
+    )
 
 
 def test_a_comparison_link_opens_the_compare_page_and_the_compared_metrics_only(team):
@@ -262,7 +266,8 @@ def test_a_comparison_link_opens_the_compare_page_and_the_compared_metrics_only(
     make_job(uid="vit-3", status=JobStatus.RUNNING, project=team["project"])
     for uid in ("vit-1", "vit-2"):
         services.metrics_ingest(
-            job=services.job_create(uid=uid, name=uid)[0], points=[{"key": "a", "step": 1, "value": 1}]
+            job=services.job_create(uid=uid, name=uid)[0],
+            points=[{"key": "a", "step": 1, "value": 1}],
         )
     response = signed_in(team["editor"]).post(
         "/api/share-links", {"compare": ["vit-1", "vit-2"]}, format="json"
