@@ -6,6 +6,8 @@ names, without navigation or edit controls, and their scripts read through
 `/s/<secret>/api/…` (jobs/api/views/shared.py) and `/ws/s/<secret>/`.
 """
 
+import math
+
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -28,7 +30,9 @@ def _shared_link(secret):
 
 
 def share_context(link, secret):
-    days = max(0, (link.expires_at - timezone.now()).days)
+    # A link made for 7 days reads "expires in 7 days"; on its last day, "today".
+    left = (link.expires_at - timezone.now()).total_seconds()
+    days = math.ceil(left / 86400) if left > 86400 else 0
     return {
         "shared": True,
         "share_base": share_link_path(secret).rstrip("/"),

@@ -2,7 +2,7 @@
 // rendered on the server (jobs/core/markdown.py, escaping); this module inserts only the
 // `html` the API answers or the socket pushes, and builds everything else as text.
 //
-// Absent on a share link's page (no #comments-boot): every export is then a no-op.
+// Absent on a share link's page (no #comments-boot): apply and poll then do nothing.
 
 import { getJSON, jobCommentUrl, jobCommentsUrl, jobShareLinksUrl, shareLinkUrl } from "../lib/api.js";
 import { absolute, ago, steps } from "../lib/format.js";
