@@ -89,6 +89,9 @@ def test_two_people_comment_on_a_job_and_see_each_others_comments_live(
     expect(theirs.locator(".comment__step")).to_have_text("at step 12")
     expect(theirs.locator(".comment__author")).to_have_text("e2e-viewer")
     expect(theirs.locator("button", has_text="Edit")).to_have_count(0)  # not theirs
+    # The step is marked on both loss charts' x axis.
+    expect(second_page.locator("#loss-chart")).to_have_attribute("data-comment-steps", "12")
+    expect(page.locator("#loss-chart")).to_have_attribute("data-comment-steps", "12")
 
     post_comment(second_page, "Agreed <b>not bold</b>")
     mine = page.locator("#comment-list .comment").filter(has_text="Agreed")

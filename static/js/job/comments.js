@@ -12,6 +12,17 @@ const boot = bootEl ? JSON.parse(bootEl.textContent) : null;
 const list = document.getElementById("comment-list");
 const form = document.getElementById("comment-form");
 const byId = new Map(); // id -> comment payload, as last drawn
+const stepListeners = [];
+
+/** Call `listener(steps)` with the steps of the thread's comments, now and on change. */
+export function onSteps(listener) {
+  stepListeners.push(listener);
+  listener(commentSteps());
+}
+
+function commentSteps() {
+  return [...new Set([...byId.values()].map((c) => c.step).filter((s) => s !== null))].sort((a, b) => a - b);
+}
 
 function csrfToken() {
   return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
@@ -78,6 +89,8 @@ function render(comment) {
 }
 
 function showCount() {
+  const steps = commentSteps();
+  for (const listener of stepListeners) listener(steps);
   const count = byId.size;
   document.getElementById("comments-count").textContent = count ? `${count}` : "";
   document.getElementById("comments-empty").hidden = count > 0;

@@ -81,6 +81,7 @@ const feed = new LiveFeed({
   expectActivity: () => header.isActive(),
 });
 header.watchPause(() => feed.paused);
+comments.onSteps((steps) => metrics.markComments(steps));
 
 const liveButton = document.getElementById("live-toggle");
 function renderLiveButton() {
