@@ -331,3 +331,12 @@ def test_the_audit_trail_is_for_project_admins(team):
     assert page.get("/projects/vision/settings").status_code == 403
     page.force_login(team["outsider"])
     assert page.get("/projects/vision/settings").status_code == 404
+
+
+def test_ids_beyond_64_bits_answer_404_or_400_not_500(team):
+    client = signed_in(team["editor"])
+    huge = 10**30
+    assert client.delete(f"/api/jobs/vit-1/comments/{huge}").status_code == 404
+    assert client.delete(f"/api/share-links/{huge}").status_code == 404
+    response = client.post("/api/notifications/read", {"ids": [huge]}, format="json")
+    assert response.status_code == 400 and "ids" in response.json()

@@ -72,10 +72,16 @@ class JobCommentsApi(ApiView):
         return Response(comment_payload(comment), status=status.HTTP_201_CREATED)
 
 
+# Ids past 64 bits cannot name a row (and some databases refuse to compare them).
+MAX_ID = 2**62
+
+
 def comment_or_404(request, uid, comment_id):
     job = job_or_404(uid, request)
-    comment = Comment.objects.select_related("job", "author").filter(job=job, pk=comment_id)
-    comment = comment.first()
+    comment = None
+    if comment_id <= MAX_ID:
+        comment = Comment.objects.select_related("job", "author").filter(job=job, pk=comment_id)
+        comment = comment.first()
     if comment is None:
         raise NotFound(f"No comment {comment_id} on job '{uid}'.")
     return comment
@@ -143,7 +149,7 @@ class NotificationsReadApi(ApiView):
         ids = data.get("ids")
         if ids is not None and not (
             isinstance(ids, list)
-            and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in ids)
         ):
             raise ValidationError({"ids": ["Expected a list of notification ids."]})
         return Response({"marked": services.notifications_mark_read(user=request.user, ids=ids)})

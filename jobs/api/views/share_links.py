@@ -19,7 +19,7 @@ from jobs.api.serializers.collab import (
     ShareLinkListOutput,
     ShareLinkOutput,
 )
-from jobs.api.views.comments import json_object
+from jobs.api.views.comments import MAX_ID, json_object
 from jobs.api.views.projects import SignedIn
 from jobs.core.values import isoformat
 from jobs.models import Role, ShareLink
@@ -124,7 +124,8 @@ class ShareLinkApi(ApiView):
     def delete(self, request, link_id):
         """Editors of its project; from now on the link answers 404 and its live view
         closes."""
-        link = ShareLink.objects.select_related("project", "job").filter(pk=link_id).first()
+        links = ShareLink.objects.select_related("project", "job")
+        link = links.filter(pk=link_id).first() if link_id <= MAX_ID else None
         token = request_token(request)
         if link is None or role_in_project(request.user, link.project_id, token) is None:
             raise NotFound(f"No share link {link_id}.")
