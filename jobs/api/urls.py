@@ -55,7 +55,7 @@ urlpatterns = [
     ),
     path("jobs/<slug:uid>/comments", comments.JobCommentsApi.as_view(), name="api-job-comments"),
     path(
-        "jobs/<slug:uid>/comments/<int:comment_id>",
+        "jobs/<slug:uid>/comments/<str:comment_id>",
         comments.JobCommentApi.as_view(),
         name="api-job-comment",
     ),
@@ -71,7 +71,7 @@ urlpatterns = [
         name="api-job-share-links",
     ),
     path("share-links", share_links.ShareLinksApi.as_view(), name="api-share-links"),
-    path("share-links/<int:link_id>", share_links.ShareLinkApi.as_view(), name="api-share-link"),
+    path("share-links/<str:link_id>", share_links.ShareLinkApi.as_view(), name="api-share-link"),
     path("projects/<slug:slug>/audit", audit.ProjectAuditApi.as_view(), name="api-project-audit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -5,7 +5,8 @@ edit and delete their own comments; project admins delete any. A job the caller 
 see answers 404, a comment of another job too.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -76,12 +77,24 @@ class JobCommentsApi(ApiView):
 MAX_ID = 2**62
 
 
+def row_id(raw):
+    """A row id from a path segment (matched as text, so that anything else gets the
+    API's JSON 404 rather than the pages' HTML one), or None."""
+    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        return None
+    return int(raw)
+
+
+def id_parameter(name):
+    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
 def comment_or_404(request, uid, comment_id):
     job = job_or_404(uid, request)
     comment = None
-    if comment_id <= MAX_ID:
-        comment = Comment.objects.select_related("job", "author").filter(job=job, pk=comment_id)
-        comment = comment.first()
+    if row_id(comment_id) is not None:
+        rows = Comment.objects.select_related("job", "author")
+        comment = rows.filter(job=job, pk=row_id(comment_id)).first()
     if comment is None:
         raise NotFound(f"No comment {comment_id} on job '{uid}'.")
     return comment
@@ -92,6 +105,7 @@ class JobCommentApi(ApiView):
 
     @extend_schema(
         summary="Edit your comment",
+        parameters=[id_parameter("comment_id")],
         request=CommentInput,
         responses={200: CommentOutput, **ERRORS_JOB_WRITE},
     )
@@ -111,6 +125,7 @@ class JobCommentApi(ApiView):
 
     @extend_schema(
         summary="Delete a comment",
+        parameters=[id_parameter("comment_id")],
         responses={204: OpenApiResponse(description="Deleted."), **ERRORS_JOB_WRITE},
     )
     def delete(self, request, uid, comment_id):

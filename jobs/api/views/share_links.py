@@ -19,7 +19,7 @@ from jobs.api.serializers.collab import (
     ShareLinkListOutput,
     ShareLinkOutput,
 )
-from jobs.api.views.comments import MAX_ID, json_object
+from jobs.api.views.comments import id_parameter, json_object, row_id
 from jobs.api.views.projects import SignedIn
 from jobs.core.values import isoformat
 from jobs.models import Role, ShareLink
@@ -119,13 +119,14 @@ class ShareLinkApi(ApiView):
 
     @extend_schema(
         summary="Revoke a share link",
+        parameters=[id_parameter("link_id")],
         responses={204: OpenApiResponse(description="Revoked."), **ERRORS_JOB_WRITE},
     )
     def delete(self, request, link_id):
         """Editors of its project; from now on the link answers 404 and its live view
         closes."""
         links = ShareLink.objects.select_related("project", "job")
-        link = links.filter(pk=link_id).first() if link_id <= MAX_ID else None
+        link = links.filter(pk=row_id(link_id)).first() if row_id(link_id) is not None else None
         token = request_token(request)
         if link is None or role_in_project(request.user, link.project_id, token) is None:
             raise NotFound(f"No share link {link_id}.")
