@@ -205,3 +205,19 @@ def test_a_revoked_or_expired_share_link_answers_404(page, stranger, server, col
     )
     assert stranger.goto(expired).status == 404
     assert stranger.context.request.get(f"{expired}api/jobs/{JOB}/metrics").status == 404
+
+
+def test_a_comparison_share_link_draws_the_compared_charts_without_an_account(
+    stranger, report, artifacts
+):
+    link = report("/api/share-links", {"compare": ["llama3-8b-alpaca-lora", "distilbert-sst2"]})
+    stranger.goto(link["url"])
+    expect(stranger.locator("#share-banner")).to_contain_text("Shared read-only view")
+    expect(stranger.locator(".compare-chart").first).to_be_visible()
+    expect(stranger.locator(".compare-chart .chart-box.is-loading")).to_have_count(0)
+    expect(stranger.locator("main a[href^='/job/'], .crumbs a")).to_have_count(0)
+    stranger.screenshot(path=artifacts / "collab-share-compare.png")
+    request = stranger.context.request
+    secret = link["url"].split("/")[2]
+    assert request.get(f"/s/{secret}/api/jobs/llama3-8b-alpaca-lora").status == 404
+    assert request.get(f"/s/{secret}/api/jobs/{JOB}/metrics").status == 404
