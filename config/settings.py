@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "jobs.web.access.project_menu",
+                "jobs.web.views.collab.notification_menu",
             ],
             # The pages' template tags live in the web room, not in an app's templatetags.
             "libraries": {"tuneboard": "jobs.web.templatetags.tuneboard"},

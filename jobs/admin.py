@@ -15,10 +15,13 @@ from .models import (
     AlertDelivery,
     AlertRule,
     ApiToken,
+    AuditEvent,
+    Comment,
     FiredAlert,
     Job,
     LogEntry,
     MetricPoint,
+    ShareLink,
     Stage,
 )
 
@@ -152,7 +155,7 @@ class JobAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         changed = {name: form.cleaned_data[name] for name in form.changed_data}
         if changed:
-            services.job_update_details(job=obj, **changed)
+            services.job_update_details(job=obj, actor=request.user, **changed)
 
     def delete_model(self, request, obj):
         services.job_delete(job=obj)
@@ -251,6 +254,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             job_scope=obj.job_scope,
             tag_prefixes=obj.tag_prefixes,
             expires_at=obj.expires_at,
+            actor=request.user,
         )
         obj.pk = token.pk
         obj.prefix, obj.key_hash = token.prefix, token.key_hash
@@ -259,7 +263,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset:
-            services.token_revoke(token=token)
+            services.token_revoke(token=token, actor=request.user)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
 
 
@@ -328,3 +332,53 @@ class FiredAlertAdmin(ReadOnlyAdmin):
     @admin.display(description="delivered", boolean=True)
     def delivered(self, alert):
         return all(delivery.delivered_at for delivery in alert.deliveries.all())
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "action", "project", "job_uid", "actor", "token")
+    list_filter = ("action", "project")
+    search_fields = ("job_uid", "actor__username", "action")
+    date_hierarchy = "at"
+    list_select_related = ("project", "actor", "token")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the trail is kept whole
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "job", "author", "step", "created_at", "edited_at")
+    search_fields = ("job__uid", "author__username", "body")
+    list_select_related = ("job", "author")
+
+    def delete_model(self, request, obj):
+        services.comment_delete(comment=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for comment in queryset.select_related("job"):
+            services.comment_delete(comment=comment, actor=request.user)
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdmin):
+    list_display = ("id", "project", "uids", "created_by", "created_at", "expires_at", "state")
+    list_filter = ("project",)
+    list_select_related = ("project", "created_by")
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+
+    @admin.display(description="State")
+    def state(self, link):
+        if link.revoked_at:
+            return "revoked"
+        return "active" if link.is_active else "expired"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the audit trail keeps the link's history
+
+    @admin.action(description="Revoke selected share links")
+    def revoke(self, request, queryset):
+        for link in queryset:
+            services.share_link_revoke(link=link, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} share link(s).")

@@ -7,6 +7,7 @@ same types in `static/js/lib/events.js`. Only service modules send these message
 (through `jobs.core.push`).
 """
 
+from jobs.core.markdown import render_markdown
 from jobs.core.values import encode_float, isoformat
 
 
@@ -18,6 +19,16 @@ def dashboard_group(project_id):
 def job_group(uid):
     """The Channels group of one job's viewers."""
     return f"job.{uid}"
+
+
+def job_comments_group(uid):
+    """The Channels group of one job's members watching its comments (not share links)."""
+    return f"job-comments.{uid}"
+
+
+def share_link_group(link_id):
+    """The Channels group of the sockets opened through one share link (closed on revoke)."""
+    return f"share.{link_id}"
 
 
 # Message types. Job group (`/ws/jobs/{uid}/`):
@@ -32,6 +43,11 @@ JOB = "job"
 JOB_METRICS = "job_metrics"
 JOB_ALERTS = "job_alerts"
 JOB_DELETED = "job_deleted"
+# Job comments group (`/ws/jobs/{uid}/`, members only):
+COMMENT = "comment"
+COMMENT_DELETED = "comment_deleted"
+# Share link group (`/ws/s/{secret}/`): the link was revoked, the socket closes.
+SHARE_REVOKED = "share_revoked"
 
 
 def eta_seconds(job, step_rate):
@@ -209,3 +225,33 @@ def alert_fired_message(fired):
         "alert": fired.id,
         "state": "resolved" if fired.resolved_at else "firing",
     }
+
+
+def comment_payload(comment):
+    """A comment as the API lists it and the job page draws it (`html` is safe markdown)."""
+    author = comment.author
+    return {
+        "id": comment.pk,
+        "job": comment.job.uid,
+        "author": author.get_username() if author else None,
+        "body": comment.body,
+        "html": str(render_markdown(comment.body)),
+        "step": comment.step,
+        "created_at": isoformat(comment.created_at),
+        "edited_at": isoformat(comment.edited_at),
+    }
+
+
+def comment_message(payload):
+    """Job page: a comment was written or edited."""
+    return {"type": COMMENT, "comment": payload}
+
+
+def comment_deleted_message(uid, comment_id):
+    """Job page: a comment was deleted."""
+    return {"type": COMMENT_DELETED, "job": uid, "id": comment_id}
+
+
+def share_revoked_message(link_id):
+    """Share link sockets: the link was revoked; the consumer closes the socket."""
+    return {"type": SHARE_REVOKED, "id": link_id}

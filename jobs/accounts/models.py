@@ -114,3 +114,42 @@ class ApiToken(models.Model):
         if self.revoked_at:
             return False
         return not (self.expires_at and self.expires_at <= timezone.now())
+
+
+class ShareLink(models.Model):
+    """A read-only link to one job or one comparison, for people without an account.
+
+    Only the SHA-256 of the secret is stored (like tokens). The link opens its page and
+    the data endpoints that page reads (`/s/<secret>/…`), nothing else; expired or
+    revoked, it answers 404.
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="share_links")
+    # The job of a job link (None for a comparison); `uids` lists every job the link shows.
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    uids = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        target = f"job {self.uids[0]}" if self.job_id else f"comparison of {', '.join(self.uids)}"
+        return f"Share link {self.pk} ({target})"
+
+    @property
+    def is_comparison(self):
+        return self.job_id is None
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None and self.expires_at > timezone.now()

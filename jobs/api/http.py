@@ -191,8 +191,14 @@ def request_projects(request):
 
 def job_or_404(uid, request):
     """The job with this uid if the request may see it; else 404, whether or not it
-    exists elsewhere, so other projects' jobs do not leak."""
-    job = jobs_in(request_projects(request)).filter(uid=uid).first()
+    exists elsewhere, so other projects' jobs do not leak. A share link's request
+    (`request.share_link`, views/shared.py) sees only the jobs the link names."""
+    link = getattr(request, "share_link", None)
+    if link is not None:
+        projects = None if uid in link.uids else set()
+    else:
+        projects = request_projects(request)
+    job = jobs_in(projects).filter(uid=uid).first()
     if job is None:
         raise NotFound(f"No job with uid '{uid}'.")
     return job

@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views import (
     alerts,
+    audit,
+    comments,
     export,
     jobs,
     logs,
@@ -16,6 +18,7 @@ from .views import (
     reports,
     resources,
     saved_views,
+    share_links,
     stages,
     status,
 )
@@ -73,6 +76,26 @@ urlpatterns = [
     path("alert-rules/<int:rule_id>", alerts.AlertRuleApi.as_view(), name="api-alert-rule"),
     path("alerts", alerts.FiredAlertListApi.as_view(), name="api-alerts"),
     path("alerts/read", alerts.FiredAlertReadApi.as_view(), name="api-alerts-read"),
+    path("jobs/<slug:uid>/comments", comments.JobCommentsApi.as_view(), name="api-job-comments"),
+    path(
+        "jobs/<slug:uid>/comments/<str:comment_id>",
+        comments.JobCommentApi.as_view(),
+        name="api-job-comment",
+    ),
+    path("notifications", comments.NotificationsApi.as_view(), name="api-notifications"),
+    path(
+        "notifications/read",
+        comments.NotificationsReadApi.as_view(),
+        name="api-notifications-read",
+    ),
+    path(
+        "jobs/<slug:uid>/share-links",
+        share_links.JobShareLinksApi.as_view(),
+        name="api-job-share-links",
+    ),
+    path("share-links", share_links.ShareLinksApi.as_view(), name="api-share-links"),
+    path("share-links/<str:link_id>", share_links.ShareLinkApi.as_view(), name="api-share-link"),
+    path("projects/<slug:slug>/audit", audit.ProjectAuditApi.as_view(), name="api-project-audit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

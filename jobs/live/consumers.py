@@ -22,7 +22,14 @@ from django.conf import settings
 
 from jobs.accounts.models import default_project_id
 from jobs.accounts.permissions import readable_project_ids, user_may_read
-from jobs.events import dashboard_group, job_group
+from jobs.accounts.sharing import share_link_lookup, share_link_touch
+from jobs.events import (
+    SHARE_REVOKED,
+    dashboard_group,
+    job_comments_group,
+    job_group,
+    share_link_group,
+)
 from jobs.live.sessions import socket_groups
 from jobs.models import Project
 from jobs.selectors import jobs_in
@@ -224,7 +231,8 @@ class JobConsumer(_GroupConsumer):
         if not self.may_read() or not await self._job_visible(uid):
             await self.close(code=4403)
             return
-        await self.join(job_group(uid))
+        # Comments go to members only: a share link's socket joins `job_group` alone.
+        await self.join(job_group(uid), job_comments_group(uid))
         await self.accept()
 
     @database_sync_to_async
@@ -250,3 +258,36 @@ class DashboardConsumer(_GroupConsumer):
         default_project_id()  # a fresh installation's first jobs go there: follow it too
         projects = readable_project_ids(self.scope.get("user"))
         return set(Project.objects.values_list("pk", flat=True)) if projects is None else projects
+
+
+class SharedJobConsumer(_GroupConsumer):
+    """A share link's live job page (`/ws/s/<secret>/`): the job's pushes, no comments.
+
+    The secret is the credential (no session is read); an unknown, expired or revoked
+    link, or a comparison's, is refused; revoking the link closes the socket."""
+
+    async def connect(self):
+        secret = self.scope["url_route"]["kwargs"]["secret"]
+        link = await self._link(secret)
+        if link is None:
+            await self.close(code=4404)
+            return
+        self.followed = (job_group(link["uid"]), share_link_group(link["id"]))
+        self.group = self.followed[0]
+        for group in self.followed:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    @database_sync_to_async
+    def _link(self, secret):
+        link = share_link_lookup(secret)
+        if link is None or link.is_comparison:
+            return None
+        share_link_touch(link)
+        return {"id": link.pk, "uid": link.job.uid}
+
+    async def tb_event(self, event):
+        if event["payload"].get("type") == SHARE_REVOKED:
+            await self.close(code=4404)
+            return
+        await super().tb_event(event)

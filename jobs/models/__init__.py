@@ -9,11 +9,13 @@ from jobs.accounts.models import (
     Membership,
     Project,
     Role,
+    ShareLink,
     role_at_least,
     token_hash,
 )
 
 from .alerts import Alert
+from .collab import AuditEvent, Comment, Notification, NotificationKind
 from .job import (
     CURRENT_STATUSES,
     FINISHED_STATUSES,
@@ -50,7 +52,9 @@ __all__ = [
     "AlertRule",
     "AlertRulesVersion",
     "ApiToken",
+    "AuditEvent",
     "ChannelKind",
+    "Comment",
     "ConditionType",
     "DeliveryEvent",
     "FiredAlert",
@@ -62,10 +66,13 @@ __all__ = [
     "MetricPoint",
     "MetricRollup",
     "MetricSummary",
+    "Notification",
+    "NotificationKind",
     "Project",
     "Role",
     "RuleAction",
     "SavedView",
+    "ShareLink",
     "Stage",
     "StageName",
     "StageStatus",

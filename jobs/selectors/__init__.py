@@ -14,6 +14,13 @@ from .alert_rules import (
     rule_payload,
 )
 from .alerts import alert_open_findings
+from .collab import (
+    audit_list,
+    comment_list,
+    comment_steps,
+    notification_list,
+    share_link_list,
+)
 from .failures import (
     TOP_FAILURE_DAYS,
     failure_earlier,
@@ -87,7 +94,10 @@ __all__ = [
     "alert_channels_of",
     "alert_open_findings",
     "alert_rules_of",
+    "audit_list",
     "channel_payload",
+    "comment_list",
+    "comment_steps",
     "current_jobs_queryset",
     "failure_earlier",
     "failure_next_success",
@@ -118,6 +128,7 @@ __all__ = [
     "metric_series",
     "metric_step_clock",
     "metric_steps_sampled",
+    "notification_list",
     "past_jobs_queryset",
     "rule_payload",
     "runs_column_keys",
@@ -127,4 +138,5 @@ __all__ = [
     "runs_queryset",
     "saved_view_by_id",
     "saved_views_of",
+    "share_link_list",
 ]

@@ -25,6 +25,16 @@ from .alert_rules import (
     rule_in_scope,
 )
 from .alerts import alert_delivery_record, alerts_sync
+from .audit import audit_record
+from .comments import (
+    comment_create,
+    comment_delete,
+    comment_edit,
+    comment_may_delete,
+    comment_may_edit,
+    comment_may_write,
+    notifications_mark_read,
+)
 from .jobs import (
     job_create,
     job_delete,
@@ -38,6 +48,7 @@ from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
 from .projects import member_remove, member_set, project_create, project_rename
 from .saved_views import saved_view_delete, saved_view_save
+from .share_links import share_link_create, share_link_revoke
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -57,6 +68,13 @@ __all__ = [
     "alert_rule_delete",
     "alert_rules_active",
     "alerts_sync",
+    "audit_record",
+    "comment_create",
+    "comment_delete",
+    "comment_edit",
+    "comment_may_delete",
+    "comment_may_edit",
+    "comment_may_write",
     "fired_alerts_mark_read",
     "job_create",
     "job_delete",
@@ -68,11 +86,14 @@ __all__ = [
     "member_remove",
     "member_set",
     "metrics_ingest",
+    "notifications_mark_read",
     "project_create",
     "project_rename",
     "rule_in_scope",
     "saved_view_delete",
     "saved_view_save",
+    "share_link_create",
+    "share_link_revoke",
     "stage_move",
     "token_create",
     "token_revoke",

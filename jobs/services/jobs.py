@@ -22,6 +22,7 @@ from jobs.core.validation import (
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
 
 from .alert_rules import alert_rules_on_status
+from .audit import JOB_NOTES, JOB_STATUS, JOB_TAGS, audit_record
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -282,8 +283,11 @@ def job_status_update(
     error=None,
     host=None,
     at=None,
+    actor=None,
+    token=None,
 ):
-    """A status change and/or heartbeat from the job's reporter.
+    """A status change and/or heartbeat from the job's reporter (`actor`/`token`: who,
+    for the audit trail; a change of status is recorded there).
 
     Terminal statuses are final: a repeated identical status is a no-op (safe retries),
     any other move away from them raises `Conflict`.
@@ -313,8 +317,17 @@ def job_status_update(
         old_status = job.status
         stages = list(job.stages.all())
         changed = []
+        before = job.status
         if status is not None:
             changed = job_status_apply(job, stages, status, at=at, error=cleaned_error)
+            if job.status != before:
+                audit_record(
+                    action=JOB_STATUS,
+                    job=job,
+                    actor=actor,
+                    token=token,
+                    detail={"from": before, "to": job.status},
+                )
         elif cleaned_error and job.status == JobStatus.FAILED:
             pass  # a retried fail() after the job is already failed changes nothing
         if not job.is_finished or status is not None:
@@ -342,8 +355,8 @@ def job_status_update(
     return job
 
 
-def job_update_details(*, job, tags=None, notes=None):
-    """Edit a job's tags and/or notes from the job page."""
+def job_update_details(*, job, tags=None, notes=None, actor=None, token=None):
+    """Edit a job's tags and/or notes from the job page (recorded in the audit trail)."""
     errors = {}
     if tags is not None:
         tags = parse_field(errors, "tags", tags_clean, tags)
@@ -353,6 +366,12 @@ def job_update_details(*, job, tags=None, notes=None):
         raise InvalidInput(errors)
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        if tags is not None and tags != job.tags:
+            detail = {"from": job.tags, "to": tags}
+            audit_record(action=JOB_TAGS, job=job, actor=actor, token=token, detail=detail)
+        if notes is not None and notes != job.notes:
+            detail = {"chars": len(notes)}
+            audit_record(action=JOB_NOTES, job=job, actor=actor, token=token, detail=detail)
         if tags is not None:
             job.tags = tags
         if notes is not None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from jobs.accounts.models import ApiToken, Project, Role, token_hash
 from jobs.core.validation import InvalidInput, clean_text, parse_field
 
+from .audit import TOKEN_CREATE, TOKEN_REVOKE, audit_record
 from .jobs import UID_RE
 
 
@@ -19,6 +20,7 @@ def token_create(
     expires_at=None,
     projects=None,
     role=Role.EDITOR,
+    actor=None,
 ):
     """Create an API token; returns `(token, raw)`. The raw token is never stored.
 
@@ -60,13 +62,23 @@ def token_create(
     )
     if chosen:
         token.projects.set(chosen)
+    _audit(TOKEN_CREATE, token, actor, chosen)
     return token, raw
 
 
-def token_revoke(*, token):
+def _audit(action, token, actor, projects):
+    """One event per project the token is limited to (one without a project otherwise:
+    the admin shows it)."""
+    detail = {"token": token.pk, "name": token.name, "prefix": token.prefix, "role": token.role}
+    for project in projects or [None]:
+        audit_record(action=action, project=project, actor=actor, detail=detail)
+
+
+def token_revoke(*, token, actor=None):
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        _audit(TOKEN_REVOKE, token, actor, list(token.projects.all()))
     return token
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import alerts, auth, compare, dashboard, job, runs
+from .views import alerts, auth, collab, compare, dashboard, job, runs, shared
 
 app_name = "jobs"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("healthz", auth.healthz, name="healthz"),
     path("settings/alerts", alerts.alert_settings, name="alert-settings"),
+    path("s/<slug:secret>/", shared.shared_page, name="shared"),
+    path("s/<slug:secret>/details", shared.shared_details, name="shared-details"),
+    path("notifications/read", collab.notifications_read, name="notifications-read"),
+    path("projects/<slug:slug>/settings", collab.project_settings, name="project-settings"),
 ]

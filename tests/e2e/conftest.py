@@ -30,7 +30,8 @@ PASSWORD = "e2e-password-not-secret"
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory):
-    """`{"url", "token"}` of a running server with the fixture jobs loaded."""
+    """`{"url", "token", "env"}` of a running server with the fixture jobs loaded (`env`:
+    its environment, for `manage` commands against the same database)."""
     if not os.path.exists(CHROMIUM):
         missing = f"Chromium not found at {CHROMIUM} (make test installs it)"
         if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
@@ -46,7 +47,7 @@ def server(tmp_path_factory):
     manage(env, "generate_mock_data", "--seed", "1")
     token = provision(env, USERNAME, token_name="e2e", password=PASSWORD).token
     with DaphneServer(env, log_path=data_dir / "daphne.log") as daphne:
-        yield {"url": daphne.url, "token": token}
+        yield {"url": daphne.url, "token": token, "env": env}
 
 
 @pytest.fixture(scope="package")

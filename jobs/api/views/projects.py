@@ -97,7 +97,9 @@ class ProjectMembersApi(ApiView):
         """Project admins only."""
         project = project_or_404(request, slug, Role.ADMIN)
         data = body(MemberInput, request)
-        membership = services.member_set(project=project, **data)
+        membership = services.member_set(
+            project=project, actor=request.user, token=request_token(request), **data
+        )
         return Response(
             {
                 "username": membership.user.username,
@@ -117,6 +119,9 @@ class ProjectMemberApi(ApiView):
     def delete(self, request, slug, username):
         """Project admins only; the last admin cannot be removed (409)."""
         project = project_or_404(request, slug, Role.ADMIN)
-        if not services.member_remove(project=project, username=username):
+        removed = services.member_remove(
+            project=project, username=username, actor=request.user, token=request_token(request)
+        )
+        if not removed:
             raise NotFound(f"'{username}' is not a member of this project.")
         return Response(status=status.HTTP_204_NO_CONTENT)

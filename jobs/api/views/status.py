@@ -14,6 +14,7 @@ from jobs.api.http import (
     body,
     job_or_404,
     request_projects,
+    request_token,
 )
 from jobs.api.serializers.inputs import StatusUpdateInput
 from jobs.api.serializers.outputs import (
@@ -42,7 +43,7 @@ class JobStatusApi(JobWriteMixin, ApiView):
         job = self.job_for_write(request, uid)
         data = dict(body(StatusUpdateInput, request))
         data["at"] = data.pop("time", None)
-        job = services.job_status_update(job=job, **data)
+        job = services.job_status_update(job=job, token=request_token(request), **data)
         return Response({"job": job_card(job)})
 
 

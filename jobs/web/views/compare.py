@@ -37,7 +37,13 @@ def compare(request):
     if unknown:
         context["unknown"] = unknown
         return render(request, "jobs/compare.html", context, status=404)
-    jobs = [found[uid] for uid in uids]
+    context.update(compare_context([found[uid] for uid in uids]))
+    return render(request, "jobs/compare.html", context)
+
+
+def compare_context(jobs, *, shared=False):
+    """The compare page's context for `jobs` (`shared`: a share link's view, whose jobs
+    do not link to their pages)."""
     keys = shared_metric_keys(jobs)
     best = {job.pk: selectors.metric_best_point(job=job, key=VAL_LOSS_KEY) for job in jobs}
     final_rows = compare_final_rows(jobs, best)
@@ -51,21 +57,24 @@ def compare(request):
     diff = config_diff([job.config or {} for job in jobs])
     boot = {
         "jobs": [
-            {"uid": job.uid, "name": job.name, "status": job.status, "url": f"/job/{job.uid}"}
+            {
+                "uid": job.uid,
+                "name": job.name,
+                "status": job.status,
+                "url": None if shared else f"/job/{job.uid}",
+            }
             for job in jobs
         ],
         "keys": keys,
         "clocks": {job.uid: selectors.metric_step_clock(job) for job in jobs},
     }
-    context.update(
-        {
-            "jobs": jobs,
-            "keys": keys,
-            "diff_rows": diff,
-            "diff_count": sum(row["differs"] for row in diff),
-            "final_rows": final_rows,
-            "key_columns": [label for _, label in key_columns],
-            "boot": boot,
-        }
-    )
-    return render(request, "jobs/compare.html", context)
+    return {
+        "page": "compare",
+        "jobs": jobs,
+        "keys": keys,
+        "diff_rows": diff,
+        "diff_count": sum(row["differs"] for row in diff),
+        "final_rows": final_rows,
+        "key_columns": [label for _, label in key_columns],
+        "boot": boot,
+    }

@@ -26,6 +26,7 @@ from ..presenters import (
     job_boot,
     metric_cards,
 )
+from .collab import collaboration_context
 
 INITIAL_LOG_LINES = 300
 RESOURCE_CHARTS = [
@@ -46,6 +47,14 @@ def job_detail(request, uid):
     job = selectors.job_by_uid(uid, with_stages=True, projects=page_projects(request))
     if job is None:
         raise Http404
+    context = job_page_context(request, job, projects=page_projects(request))
+    context.update(collaboration_context(request, job))
+    return render(request, "jobs/job_detail.html", context)
+
+
+def job_page_context(request, job, *, projects, shared=False):
+    """The job page's context; `shared` (a share link's view) leaves out what reaches
+    beyond the job: other jobs' failure history."""
     stages = list(job.stages.all())
     running = job.status == JobStatus.RUNNING
     card = card_context(job, selectors.job_step_rate(job) if running else None)
@@ -64,47 +73,41 @@ def job_detail(request, uid):
     )
     findings = rules.job_findings_shown(job)
     failed = job.status == JobStatus.FAILED
-    return render(
-        request,
-        "jobs/job_detail.html",
-        {
-            "page": "job",
-            "job": job,
-            "card": card,
-            "stages": stages,
-            "metric_cards": metric_cards(job, previous),
-            "other_keys": boot["otherKeys"],
-            "metric_layout": layout,
-            "logs": logs["lines"],
-            "error": job_error(job),
-            # The same findings `GET /api/jobs/{uid}` carries: a failed job's diagnosis,
-            # another job's open alerts.
-            "findings": findings if failed else [],
-            "alerts": [] if failed else findings,
-            "failure_history": (
-                failure_history_context(job, page_projects(request)) if failed else None
-            ),
-            "summary": (
-                completed_summary(job, selectors.metric_best_point(job=job, key=VAL_LOSS_KEY))
-                if job.status == JobStatus.COMPLETED
-                else None
-            ),
-            "config_rows": rows,
-            "config_columns": [rows[: (len(rows) + 1) // 2], rows[(len(rows) + 1) // 2 :]],
-            "resource_charts": RESOURCE_CHARTS,
-            "boot": boot,
-            "now": timezone.now(),
-            "notes_html": render_markdown(job.notes),
-            # The reader's own alert rules that fired on this job (the alert_fired panel).
-            "fired_alerts": (
-                selectors.fired_alerts_page(
-                    request.user, page_projects(request), job=job, limit=10
-                )["results"]
-                if request.user.is_authenticated
-                else []
-            ),
-        },
-    )
+    return {
+        "page": "job",
+        "job": job,
+        "card": card,
+        "stages": stages,
+        "metric_cards": metric_cards(job, previous),
+        "other_keys": boot["otherKeys"],
+        "metric_layout": layout,
+        "logs": logs["lines"],
+        "error": job_error(job),
+        # The same findings `GET /api/jobs/{uid}` carries: a failed job's diagnosis,
+        # another job's open alerts.
+        "findings": findings if failed else [],
+        "alerts": [] if failed else findings,
+        "failure_history": (
+            failure_history_context(job, projects) if failed and not shared else None
+        ),
+        "summary": (
+            completed_summary(job, selectors.metric_best_point(job=job, key=VAL_LOSS_KEY))
+            if job.status == JobStatus.COMPLETED
+            else None
+        ),
+        "config_rows": rows,
+        "config_columns": [rows[: (len(rows) + 1) // 2], rows[(len(rows) + 1) // 2 :]],
+        "resource_charts": RESOURCE_CHARTS,
+        "boot": boot,
+        "now": timezone.now(),
+        "notes_html": render_markdown(job.notes),
+        # The reader's own alert rules that fired on this job (the alert_fired panel).
+        "fired_alerts": (
+            selectors.fired_alerts_page(request.user, projects, job=job, limit=10)["results"]
+            if request.user.is_authenticated and not shared
+            else []
+        ),
+    }
 
 
 def failure_history_context(job, projects):
@@ -157,7 +160,9 @@ def job_details(request, uid):
     if not any(field in body for field in DETAIL_FIELDS):
         return JsonResponse({"detail": "Send notes and/or tags."}, status=400)
     try:
-        job = job_update_details(job=job, tags=body.get("tags"), notes=body.get("notes"))
+        job = job_update_details(
+            job=job, tags=body.get("tags"), notes=body.get("notes"), actor=request.user
+        )
     except InvalidInput as error:
         return JsonResponse(error.detail, status=400)
     return JsonResponse(details_payload(job))

@@ -219,6 +219,30 @@ const stepMarker = {
   },
 };
 
+// Small triangles on the x axis at the steps people commented on (the job page's thread).
+const commentMarks = {
+  id: "tbCommentMarks",
+  afterDraw(chart) {
+    const steps = chart.$tb?.commentSteps;
+    if (!steps?.length) return;
+    const { left, right, bottom } = chart.chartArea;
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.fillStyle = chart.$tb.colors.accent;
+    for (const step of steps) {
+      const px = chart.scales.x.getPixelForValue(step);
+      if (px < left - 1 || px > right + 1) continue;
+      ctx.beginPath();
+      ctx.moveTo(px, bottom - 6);
+      ctx.lineTo(px - 4, bottom);
+      ctx.lineTo(px + 4, bottom);
+      ctx.closePath();
+      ctx.fill();
+    }
+    ctx.restore();
+  },
+};
+
 /** EMA with TensorBoard's debiasing, over finite values; non-finite values stay gaps. */
 class Ema {
   constructor(alpha) {
@@ -326,7 +350,7 @@ export class LineChart {
           },
         },
       },
-      plugins: [crosshair, dragZoom, stepMarker],
+      plugins: [crosshair, dragZoom, stepMarker, commentMarks],
     });
     this.chart.$tb = { colors, group, owner: this, drag: null, hoverX: null };
     if (group) group.charts.add(this);
@@ -484,6 +508,13 @@ export class LineChart {
   markStep(step, color = "failed") {
     this.chart.$tb.markStep = { step, color };
     this.requestUpdate();
+  }
+
+  /** Mark the x axis at `steps` (steps with comments). */
+  markComments(steps) {
+    this.chart.$tb.commentSteps = steps;
+    this.chart.canvas.dataset.commentSteps = steps.join(",");
+    this.requestDraw();
   }
 
   loaded() {

@@ -75,6 +75,11 @@ if (lossCanvas) {
   if (boot.errorStep !== null) lossChart.markStep(boot.errorStep);
 }
 
+/** Mark the loss chart's x axis at the steps of the job's comments. */
+export function markComments(steps) {
+  lossChart?.markComments(steps);
+}
+
 // --- small charts: created when their placeholder nears the viewport ----------------
 
 const PNG_ICON =

@@ -26,6 +26,7 @@ import "./downloads.js";
 import * as notes from "./notes.js";
 import * as fired from "./fired.js";
 import * as bell from "../lib/bell.js";
+import * as comments from "./comments.js";
 
 setInterval(() => {
   header.tick();
@@ -59,6 +60,9 @@ const feed = new LiveFeed({
       case EVENTS.ALERT_FIRED:
         fired.apply(msg);
         bell.refresh();
+      case EVENTS.COMMENT:
+      case EVENTS.COMMENT_DELETED:
+        comments.apply(msg);
         break;
       default:
         break;
@@ -75,12 +79,14 @@ const feed = new LiveFeed({
       ),
       logs.poll(ticket),
       resources.poll(ticket),
+      comments.poll(),
     ]);
     return counts.reduce((a, b) => a + b, 0);
   },
   expectActivity: () => header.isActive(),
 });
 header.watchPause(() => feed.paused);
+comments.onSteps((steps) => metrics.markComments(steps));
 
 const liveButton = document.getElementById("live-toggle");
 function renderLiveButton() {

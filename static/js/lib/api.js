@@ -21,29 +21,41 @@ export async function firstJSON(url) {
 // URLs. `query` is the query string without its "?", written by the caller in the order
 // the server (and the job page's early requests, matched by URL) expect.
 
+/** On a share link's page, "/s/<secret>": its data is read through the link's mirrors
+ * of the job's read endpoints (and its socket is /ws/s/<secret>/); "" elsewhere. */
+export const SHARE_BASE = document.querySelector('meta[name="tb-base"]')?.content ?? "";
+
 /** `/api/jobs?<query>`: the job list. */
 export const jobsUrl = (query) => `/api/jobs?${query}`;
 
 export const STATISTICS_URL = "/api/jobs/statistics";
 
 /** `/api/jobs/<uid>`: a job's detail. */
-export const jobUrl = (uid) => `/api/jobs/${encodeURIComponent(uid)}`;
+export const jobUrl = (uid) => `${SHARE_BASE}/api/jobs/${encodeURIComponent(uid)}`;
 
 export const jobMetricsUrl = (uid, query) => `${jobUrl(uid)}/metrics?${query}`;
 
 export const jobLogsUrl = (uid, query) => `${jobUrl(uid)}/logs?${query}`;
 
 /** `/api/training/resources?job=<uid>&<query>`: a job's resource samples. */
-export const jobResourcesUrl = (uid, query) => `/api/training/resources?job=${encodeURIComponent(uid)}&${query}`;
+export const jobResourcesUrl = (uid, query) => `${SHARE_BASE}/api/training/resources?job=${encodeURIComponent(uid)}&${query}`;
 
 /** The job page's notes and tags (read and written as JSON). */
-export const jobDetailsUrl = (uid) => `/job/${encodeURIComponent(uid)}/details`;
+export const jobDetailsUrl = (uid) => (SHARE_BASE ? `${SHARE_BASE}/details` : `/job/${encodeURIComponent(uid)}/details`);
 
 /** The compare page for `uids`. */
 export const compareUrl = (uids) => `/compare?jobs=${uids.map(encodeURIComponent).join(",")}`;
 
 // WebSocket paths (lib/live.js adds the scheme and host).
 
-export const jobSocketPath = (uid) => `/ws/jobs/${encodeURIComponent(uid)}/`;
+export const jobSocketPath = (uid) => (SHARE_BASE ? `/ws${SHARE_BASE}/` : `/ws/jobs/${encodeURIComponent(uid)}/`);
 
 export const DASHBOARD_SOCKET_PATH = "/ws/dashboard/";
+
+/** A job's comments thread (GET, POST) and one comment (PATCH, DELETE). */
+export const jobCommentsUrl = (uid) => `/api/jobs/${encodeURIComponent(uid)}/comments`;
+export const jobCommentUrl = (uid, id) => `${jobCommentsUrl(uid)}/${encodeURIComponent(id)}`;
+
+/** A job's share links (GET, POST) and one link (DELETE revokes it). */
+export const jobShareLinksUrl = (uid) => `/api/jobs/${encodeURIComponent(uid)}/share-links`;
+export const shareLinkUrl = (id) => `/api/share-links/${encodeURIComponent(id)}`;

@@ -17,6 +17,9 @@ export const EVENTS = Object.freeze({
   JOB_DELETED: "job_deleted", // a job was deleted: {uid}
   // both sockets: a user's alert rule fired or resolved on a job: {job, alert, state}
   ALERT_FIRED: "alert_fired",
+  // /ws/jobs/<uid>/ (members only; a share link's socket does not carry them)
+  COMMENT: "comment", // a comment was written or edited: {comment}
+  COMMENT_DELETED: "comment_deleted", // a comment was deleted: {job, id}
   // both sockets: the page's liveness check and the server's answer
   PING: "ping",
   PONG: "pong",
