@@ -6,6 +6,8 @@ from django.urls import path
 from .views.mlflow import MlflowArtifactsView, MlflowView
 
 urlpatterns = [
-    path("mlflow/<path:operation>", MlflowView.as_view()),
-    path("mlflow-artifacts/<path:operation>", MlflowArtifactsView.as_view()),
+    path("mlflow/<path:operation>", MlflowView.as_view(), name="mlflow"),
+    path(
+        "mlflow-artifacts/<path:operation>", MlflowArtifactsView.as_view(), name="mlflow-artifacts"
+    ),
 ]

@@ -210,6 +210,53 @@ RULES = {
     "jobs:project-settings": [
         ("get", "/projects/{slug}/settings", None, page(200, viewer=403, editor=403))
     ],
+    "api-job-report": [("get", "/api/jobs/{uid}/report?format=html", None, JOB_READ)],
+    "api-compare-report": [
+        ("get", "/api/compare/report?jobs={uid},{job2}&format=html", None, JOB_READ)
+    ],
+    "api-query-check": [("get", "/api/query/check?query=status:running", None, signed_in(200))],
+    "api-views": [
+        ("get", "/api/views", None, signed_in(200)),
+        ("post", "/api/views", {"name": "v", "query": "status:running"}, signed_in(201)),
+    ],
+    "api-view": [("delete", "/api/views/999999", None, signed_in(404))],
+    "api-alert-channels": [
+        ("get", "/api/alert-channels", None, signed_in(200)),
+        (
+            "post",
+            "/api/alert-channels",
+            {"name": "c", "kind": "email", "target": "a@example.com"},
+            signed_in(201),
+        ),
+    ],
+    "api-alert-channel": [("delete", "/api/alert-channels/999999", None, signed_in(404))],
+    "api-alert-channel-test": [("post", "/api/alert-channels/999999/test", {}, signed_in(404))],
+    "api-alert-rules": [
+        ("get", "/api/alert-rules", None, signed_in(200)),
+        ("post", "/api/alert-rules", {}, signed_in(400)),
+    ],
+    "api-alert-rule": [("delete", "/api/alert-rules/999999", None, signed_in(404))],
+    "api-alerts": [("get", "/api/alerts", None, signed_in(200))],
+    "api-alerts-read": [("post", "/api/alerts/read", {}, signed_in(200))],
+    "mlflow": [
+        ("get", "/api/2.0/mlflow/runs/get?run_id={uid}", None, JOB_READ),
+        ("get", "/ajax-api/2.0/mlflow/runs/get?run_id={uid}", None, JOB_READ),
+        *[
+            (method, "/api/2.0/mlflow/no-such-operation", {}, every(404))
+            for method in ("post", "put", "patch", "delete")
+        ],
+    ],
+    "mlflow-artifacts": [
+        (
+            method,
+            "/api/2.0/mlflow-artifacts/artifacts",
+            None if method == "get" else {},
+            signed_in(501),
+        )
+        for method in ("get", "post", "put", "patch", "delete")
+    ],
+    "jobs:runs": [("get", "/runs", None, page(200, none=200))],
+    "jobs:alert-settings": [("get", "/settings/alerts", None, page(200, none=200))],
     # Staff only: everyone here (no staff) is sent to the admin's sign-in.
     "admin": [
         ("get", "/admin/", None, every(302)),
