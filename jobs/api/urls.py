@@ -6,7 +6,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from .views import export, jobs, logs, metrics, projects, resources, stages, status
+from .views import export, jobs, logs, metrics, projects, resources, samples, stages, status
 
 urlpatterns = [
     path("jobs", jobs.JobListApi.as_view(), name="api-jobs"),
@@ -19,6 +19,22 @@ urlpatterns = [
     path("jobs/<slug:uid>/stages", stages.JobStagesApi.as_view(), name="api-job-stages"),
     path("jobs/<slug:uid>/status", status.JobStatusApi.as_view(), name="api-job-status"),
     path("jobs/<slug:uid>/export", export.JobExportApi.as_view(), name="api-job-export"),
+    path("jobs/<slug:uid>/samples", samples.JobSamplesApi.as_view(), name="api-job-samples"),
+    path(
+        "jobs/<slug:uid>/samples/prompts",
+        samples.JobSamplePromptsApi.as_view(),
+        name="api-job-sample-prompts",
+    ),
+    path(
+        "jobs/<slug:uid>/samples/export",
+        samples.JobSamplesExportApi.as_view(),
+        name="api-job-samples-export",
+    ),
+    path(
+        "jobs/<slug:uid>/checkpoints",
+        samples.JobCheckpointsApi.as_view(),
+        name="api-job-checkpoints",
+    ),
     path("training/losses", metrics.TrainingLossesApi.as_view(), name="api-training-losses"),
     path(
         "training/resources", resources.ResourceSeriesApi.as_view(), name="api-training-resources"

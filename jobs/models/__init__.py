@@ -25,6 +25,7 @@ from .job import (
 )
 from .logs import LogEntry, LogLevel
 from .metrics import MetricPoint, MetricRollup
+from .samples import Checkpoint, Sample, prompt_hash_of
 
 __all__ = [
     "CURRENT_STATUSES",
@@ -32,6 +33,7 @@ __all__ = [
     "STAGE_ORDER",
     "Alert",
     "ApiToken",
+    "Checkpoint",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -41,9 +43,11 @@ __all__ = [
     "MetricRollup",
     "Project",
     "Role",
+    "Sample",
     "Stage",
     "StageName",
     "StageStatus",
+    "prompt_hash_of",
     "role_at_least",
     "token_hash",
 ]

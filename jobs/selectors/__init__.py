@@ -45,6 +45,15 @@ from .metrics import (
     metric_series,
     metric_step_clock,
 )
+from .samples import (
+    SAMPLE_PAGE_DEFAULT,
+    SAMPLE_PAGE_MAX,
+    checkpoint_list,
+    sample_cursor_parse,
+    sample_export_rows,
+    sample_page,
+    sample_prompts,
+)
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
@@ -53,10 +62,13 @@ __all__ = [
     "LOG_PAGE_MAX",
     "LOSS_KEYS",
     "MAX_POINTS_CAP",
+    "SAMPLE_PAGE_DEFAULT",
+    "SAMPLE_PAGE_MAX",
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
     "alert_open_findings",
+    "checkpoint_list",
     "current_jobs_queryset",
     "failure_earlier",
     "failure_next_success",
@@ -84,4 +96,8 @@ __all__ = [
     "metric_series",
     "metric_step_clock",
     "past_jobs_queryset",
+    "sample_cursor_parse",
+    "sample_export_rows",
+    "sample_page",
+    "sample_prompts",
 ]

@@ -23,16 +23,27 @@ from .jobs import (
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
 from .projects import member_remove, member_set, project_create
+from .samples import (
+    MAX_SAMPLE_META_BYTES,
+    MAX_SAMPLE_TEXT,
+    MAX_SAMPLES_PER_BATCH,
+    checkpoint_record,
+    samples_ingest,
+)
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
 __all__ = [
     "LOSS_KEY",
+    "MAX_SAMPLES_PER_BATCH",
+    "MAX_SAMPLE_META_BYTES",
+    "MAX_SAMPLE_TEXT",
     "SPARKLINE_POINTS",
     "Conflict",
     "InvalidInput",
     "alert_delivery_record",
     "alerts_sync",
+    "checkpoint_record",
     "job_create",
     "job_delete",
     "job_history_clear",
@@ -43,6 +54,7 @@ __all__ = [
     "member_set",
     "metrics_ingest",
     "project_create",
+    "samples_ingest",
     "stage_move",
     "token_create",
     "token_revoke",
