@@ -157,3 +157,76 @@ def test_the_hf_callback_samples_at_each_evaluation_without_changing_the_trainin
     assert checkpoints[1]["size"] > 1000
     assert set(checkpoints[1]["metrics"]) >= {"val/loss"}  # evaluated at 6, then saved
     assert checkpoints[0]["metrics"] == {}  # no evaluation at step 3
+
+
+LIGHTNING_SCRIPT = r"""
+import sys
+import torch
+from torch.utils.data import DataLoader
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from tuneboard.integrations.lightning import TuneboardLogger, TuneboardSamples
+
+texts = ["the cat sat on the mat", "a dog ran in the park", "the sun is warm today"] * 8
+raw = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+raw.pre_tokenizer = pre_tokenizers.Whitespace()
+raw.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]"]))
+tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", pad_token="[PAD]")
+ids = torch.tensor([tokenizer(t, padding="max_length", max_length=8)["input_ids"]
+                    for t in texts])
+
+class LM(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.model = GPT2LMHeadModel(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=16,
+                                                n_embd=16, n_layer=1, n_head=2))
+    def training_step(self, batch, batch_idx):
+        loss = self.model(input_ids=batch, labels=batch).loss
+        self.log("train/loss", loss)
+        return loss
+    def validation_step(self, batch, batch_idx):
+        self.log("val/loss", self.model(input_ids=batch, labels=batch).loss)
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+torch.manual_seed(0)
+loader = lambda: DataLoader(ids, batch_size=8)
+checkpoints = ModelCheckpoint(dirpath=sys.argv[2], save_top_k=-1, every_n_epochs=1)
+samples = TuneboardSamples(["the cat", {"prompt": "a dog", "reference": "ran in the park"}],
+                           tokenizer, generate_kwargs={"max_new_tokens": 4})
+trainer = pl.Trainer(logger=TuneboardLogger(uid=sys.argv[1], name="lightning samples"),
+                     callbacks=[checkpoints, samples], max_epochs=2, log_every_n_steps=1,
+                     accelerator="cpu", enable_model_summary=False, enable_progress_bar=False)
+trainer.fit(LM(), loader(), loader())
+"""
+
+
+def test_lightning_samples_after_each_validation_and_reports_model_checkpoints(
+    server, client_env, tmp_path
+):
+    pytest.importorskip("lightning")
+    pytest.importorskip("transformers")
+    uid = f"lightning-samples-{secrets.token_hex(3)}"
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHTNING_SCRIPT, uid, str(tmp_path)],
+        cwd=REPO,
+        env={**client_env, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    samples = server.get(f"/api/jobs/{uid}/samples")["results"]
+    assert sorted({(s["step"], s["prompt"]) for s in samples}) == [
+        (3, "a dog"),
+        (3, "the cat"),
+        (6, "a dog"),
+        (6, "the cat"),
+    ]
+    checkpoints = server.get(f"/api/jobs/{uid}/checkpoints")
+    assert [c["step"] for c in checkpoints] == [3, 6]
+    assert all(c["path"].startswith(str(tmp_path)) and c["size"] > 0 for c in checkpoints)
+    assert "val/loss" in checkpoints[0]["metrics"]
