@@ -23,6 +23,7 @@ from ..presenters import (
     card_context,
     completed_summary,
     config_rows,
+    deployed_checkpoint,
     details_payload,
     failure_history,
     job_boot,
@@ -67,6 +68,7 @@ def job_detail(request, uid):
         layout=layout,
     )
     findings = rules.job_findings_shown(job)
+    checkpoints = selectors.checkpoint_list(job=job) if job.status != JobStatus.QUEUED else []
     failed = job.status == JobStatus.FAILED
     return render(
         request,
@@ -99,6 +101,8 @@ def job_detail(request, uid):
             "boot": boot,
             "now": timezone.now(),
             "notes_html": render_markdown(job.notes),
+            "checkpoints": checkpoints,
+            "deployed_checkpoint": deployed_checkpoint(job.deployment, checkpoints),
         },
     )
 

@@ -24,6 +24,8 @@ import * as alerts from "./alerts.js";
 import * as logs from "./logs.js";
 import "./downloads.js";
 import * as notes from "./notes.js";
+import * as samples from "./samples.js";
+import * as checkpoints from "./checkpoints.js";
 
 setInterval(() => {
   header.tick();
@@ -54,6 +56,12 @@ const feed = new LiveFeed({
       case EVENTS.RESOURCES:
         resources.apply(msg, epoch);
         break;
+      case EVENTS.SAMPLES:
+        samples.apply(msg);
+        break;
+      case EVENTS.CHECKPOINT:
+        checkpoints.apply(msg);
+        break;
       default:
         break;
     }
@@ -69,6 +77,8 @@ const feed = new LiveFeed({
       ),
       logs.poll(ticket),
       resources.poll(ticket),
+      samples.poll(),
+      checkpoints.poll(),
     ]);
     return counts.reduce((a, b) => a + b, 0);
   },
@@ -101,7 +111,7 @@ async function start() {
   // that arrive twice (pushed and loaded) replace each other by step.
   const live = new Promise((resolve) => feed.onState((state) => state === "live" && resolve()));
   feed.start();
-  const results = await Promise.allSettled([metrics.load(), resources.load()]);
+  const results = await Promise.allSettled([metrics.load(), resources.load(), samples.load()]);
   if (results.some((r) => r.status === "rejected")) feed.showBanner();
   // The series and the painted log lines were read before the socket joined its group
   // (earlier still when the page's inline script started them): once it carries pushes,
