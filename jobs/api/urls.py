@@ -26,6 +26,11 @@ urlpatterns = [
         name="api-job-sample-prompts",
     ),
     path(
+        "jobs/<slug:uid>/samples/scores",
+        samples.JobSampleScoresApi.as_view(),
+        name="api-job-sample-scores",
+    ),
+    path(
         "jobs/<slug:uid>/samples/export",
         samples.JobSamplesExportApi.as_view(),
         name="api-job-samples-export",

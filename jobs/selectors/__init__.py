@@ -53,6 +53,7 @@ from .samples import (
     sample_export_rows,
     sample_page,
     sample_prompts,
+    sample_scores,
 )
 
 __all__ = [
@@ -100,4 +101,5 @@ __all__ = [
     "sample_export_rows",
     "sample_page",
     "sample_prompts",
+    "sample_scores",
 ]

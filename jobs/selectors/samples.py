@@ -6,7 +6,7 @@ for, a page at a time, so a job with thousands of generations opens as fast as o
 with ten.
 """
 
-from django.db.models import Avg, Count, Max, Min, Q
+from django.db.models import Avg, Count, Max, Min
 from django.db.models.functions import Length, Substr
 
 from jobs.events import SAMPLE_PREVIEW_CHARS, checkpoint_payload, sample_payload
@@ -71,12 +71,13 @@ def sample_page(
 
 def sample_prompts(*, job, limit=PROMPT_LIST_MAX):
     """The prompts of a job's generations, in the order they were first logged, with
-    counts and step range; the steps logged and the mean score at each step.
+    counts and step range, and every step logged.
 
     `{"prompts": [{"prompt_hash", "prompt" (first 200 characters), "prompt_chars",
     "samples", "first_step", "last_step", "scored", "has_reference"}], "steps": [...],
-    "scores": [[step, mean]], "truncated"}`. Three reads, two of them grouped over
-    the indexes, whatever the number of samples.
+    "truncated"}`. The groups and the steps are read from the indexes alone (no text
+    is touched but the first sample of each prompt), whatever the number of samples;
+    `scored` and `has_reference` are those of a prompt's first sample.
     """
     samples = Sample.objects.filter(job_id=job.pk)
     groups = list(
@@ -86,8 +87,6 @@ def sample_prompts(*, job, limit=PROMPT_LIST_MAX):
             first_step=Min("step"),
             last_step=Max("step"),
             first_id=Min("id"),
-            scored=Count("score"),
-            referenced=Count("id", filter=~Q(reference="")),
         )
         .order_by("first_id")[: limit + 1]
     )
@@ -96,8 +95,12 @@ def sample_prompts(*, job, limit=PROMPT_LIST_MAX):
     heads = {
         row["id"]: row
         for row in Sample.objects.filter(id__in=[g["first_id"] for g in groups])
-        .annotate(preview=Substr("prompt", 1, SAMPLE_PREVIEW_CHARS), chars=Length("prompt"))
-        .values("id", "preview", "chars")
+        .annotate(
+            preview=Substr("prompt", 1, SAMPLE_PREVIEW_CHARS),
+            chars=Length("prompt"),
+            reference_chars=Length("reference"),
+        )
+        .values("id", "preview", "chars", "reference_chars", "score")
     }
     prompts = []
     for group in groups:
@@ -110,19 +113,24 @@ def sample_prompts(*, job, limit=PROMPT_LIST_MAX):
                 "samples": group["count"],
                 "first_step": group["first_step"],
                 "last_step": group["last_step"],
-                "scored": group["scored"] > 0,
-                "has_reference": group["referenced"] > 0,
+                "scored": head.get("score") is not None,
+                "has_reference": bool(head.get("reference_chars")),
             }
         )
-    by_step = list(
-        samples.values("step").annotate(mean=Avg("score")).order_by("step")[:SCORE_STEPS_MAX]
+    steps = samples.values_list("step", flat=True).distinct().order_by("step")
+    return {"prompts": prompts, "steps": list(steps[:SCORE_STEPS_MAX]), "truncated": truncated}
+
+
+def sample_scores(*, job):
+    """`[[step, mean score of the step's scored samples]]` in step order (reads every
+    score: the samples panel asks for it only when it shows the mean)."""
+    by_step = (
+        Sample.objects.filter(job_id=job.pk, score__isnull=False)
+        .values("step")
+        .annotate(mean=Avg("score"))
+        .order_by("step")[:SCORE_STEPS_MAX]
     )
-    return {
-        "prompts": prompts,
-        "steps": [row["step"] for row in by_step],
-        "scores": [[row["step"], row["mean"]] for row in by_step if row["mean"] is not None],
-        "truncated": truncated,
-    }
+    return [[row["step"], row["mean"]] for row in by_step]
 
 
 def checkpoint_list(*, job):

@@ -146,7 +146,9 @@ def test_the_prompt_list_counts_each_prompt_with_its_steps_and_mean_scores(token
     assert first["samples"] == 2 and first["first_step"] == 10 and first["last_step"] == 20
     assert first["has_reference"] and not second["has_reference"]
     assert body["steps"] == [10, 20]
-    assert body["scores"] == [[10, pytest.approx(0.75)], [20, pytest.approx(1.5)]]
+    assert first["scored"] and second["scored"]
+    scores = token_client.get(f"{URL}/scores").json()["scores"]
+    assert scores == [[10, pytest.approx(0.75)], [20, pytest.approx(1.5)]]
     one = token_client.get(URL, {"prompt_hash": second["prompt_hash"]}).json()["results"]
     assert {s["prompt"] for s in one} == {"B"}
 
@@ -158,7 +160,7 @@ def test_a_job_outside_the_readers_projects_answers_404(api_client):
     services.samples_ingest(job=job, step=1, samples=generations(1))
     _, secret = make_token(make_user("outsider"), name="t")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    for path in (URL, f"{URL}/prompts", f"{URL}/export", CKPT):
+    for path in (URL, f"{URL}/prompts", f"{URL}/scores", f"{URL}/export", CKPT):
         assert api_client.get(path).status_code == 404, path
     body = {"step": 2, "samples": generations(2)}
     assert post(api_client, body).status_code == 404

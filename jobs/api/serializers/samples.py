@@ -106,11 +106,15 @@ class SamplePromptsOutput(serializers.Serializer):
     job = serializers.CharField()
     prompts = SamplePromptOutput(many=True)
     steps = serializers.ListField(child=serializers.IntegerField())
+    truncated = serializers.BooleanField(help_text="More prompts than listed (1000).")
+
+
+class SampleScoresOutput(serializers.Serializer):
+    job = serializers.CharField()
     scores = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField()),
-        help_text="[[step, mean score of the step's samples]]",
+        help_text="[[step, mean score of the step's scored samples]] in step order",
     )
-    truncated = serializers.BooleanField(help_text="More prompts than listed (1000).")
 
 
 class CheckpointOutput(serializers.Serializer):

@@ -29,6 +29,7 @@ from jobs.api.serializers.samples import (
     SamplePromptsOutput,
     SamplesAcceptedOutput,
     SamplesBatchInput,
+    SampleScoresOutput,
     SamplesExportQuery,
     SamplesQuery,
 )
@@ -100,10 +101,20 @@ class JobSamplePromptsApi(ApiView):
     )
     def get(self, request, uid):
         """The prompts in the order first logged (at most 1000), each with its count
-        and step range, the steps logged and the mean score at each step: what the
-        samples panel opens on."""
+        and step range, and the steps logged: what the samples panel opens on."""
         job = job_or_404(uid, request)
         return Response({"job": job.uid, **selectors.sample_prompts(job=job)})
+
+
+class JobSampleScoresApi(ApiView):
+    @extend_schema(
+        summary="Mean sample score by step",
+        responses={200: SampleScoresOutput, **ERRORS_JOB_READ},
+    )
+    def get(self, request, uid):
+        """`{"job", "scores": [[step, mean score]]}` over the samples that have a score."""
+        job = job_or_404(uid, request)
+        return Response({"job": job.uid, "scores": selectors.sample_scores(job=job)})
 
 
 class JobCheckpointsApi(JobWriteMixin, ApiView):

@@ -20,7 +20,8 @@ const PREVIEW = 90; // characters of a prompt in the picker
 const state = {
   prompts: new Map(), // prompt_hash -> {prompt_hash, prompt, samples, first_step, last_step, scored, has_reference}
   steps: [], // every step with samples, ascending
-  meanScores: [], // [[step, mean]]
+  meanScores: [], // [[step, mean]], read only for "All prompts"
+  scoresStale: true,
   selected: null, // a prompt_hash, or "" for all prompts
   outputs: new Map(), // prompt_hash -> samples in step order (those read)
   stepIndex: 0, // position of the slider
@@ -45,7 +46,12 @@ async function readPrompts() {
   const data = await getJSON(`${jobUrl(uid)}/samples/prompts`);
   state.prompts = new Map(data.prompts.map((p) => [p.prompt_hash, p]));
   state.steps = data.steps;
-  state.meanScores = data.scores;
+  state.scoresStale = true; // read again when "All prompts" shows them
+}
+
+async function readMeanScores() {
+  state.scoresStale = false;
+  state.meanScores = (await getJSON(`${jobUrl(uid)}/samples/scores`)).scores;
 }
 
 /** The selected prompt's outputs after the last one read (all of them the first time). */
@@ -197,6 +203,8 @@ async function renderAll(follow) {
   $("samples-one").hidden = true;
   $("samples-all").hidden = false;
   renderSlider(follow);
+  if (state.scoresStale) await readMeanScores();
+  if (state.selected !== "") return; // another prompt was picked meanwhile
   meanChart = chartScores(meanChart, "samples-mean-chart", "samples-mean-score", state.meanScores);
   const step = state.steps[state.stepIndex];
   const list = $("samples-list");
@@ -272,6 +280,7 @@ export async function load() {
     await render();
   } finally {
     panel.dataset.state = "ready";
+    performance.mark("tb:samples-ready"); // for profiles and bench/bench_samples.py
   }
 }
 
