@@ -167,3 +167,32 @@ def test_the_demo_jobs_show_samples_checkpoints_and_the_deployed_one(page):
     page.goto("/job/llama3-8b-alpaca-lora")
     expect(page.locator("#samples-panel")).to_have_attribute("data-state", "ready")
     expect(page.locator("#samples-output")).not_to_be_empty()
+
+
+def test_compare_shows_the_same_prompts_outputs_side_by_side_at_a_step(page, report):
+    for uid, steps in (("e2e-cmp-a", (10, 20, 30)), ("e2e-cmp-b", (15, 25))):
+        report("/api/jobs", {"uid": uid, "name": uid, "model": "tiny-gpt"})
+        for step in steps:
+            report(
+                f"/api/jobs/{uid}/samples",
+                {"step": step, "samples": [{"prompt": SUMMARY, "output": f"{uid} says {step}"}]},
+            )
+    report(
+        "/api/jobs/e2e-cmp-b/samples", {"step": 5, "samples": [{"prompt": "Only b", "output": "x"}]}
+    )
+    page.goto("/compare?jobs=e2e-cmp-a,e2e-cmp-b")
+    section = page.locator("#compare-samples")
+    expect(section).to_have_attribute("data-state", "ready")
+    # The prompt both jobs answered comes first; the other says whose it is.
+    expect(page.locator("#cmp-sample-prompt option")).to_have_text(
+        [SUMMARY, "Only b (1 of 2 jobs)"]
+    )
+    columns = section.locator(".cmp-sample pre")
+    expect(columns).to_have_text(["e2e-cmp-a says 30", "e2e-cmp-b says 25"])
+    # At step 20: each job's latest output at or before it.
+    page.locator("#cmp-sample-step").select_option("20")
+    expect(columns).to_have_text(["e2e-cmp-a says 20", "e2e-cmp-b says 15"])
+    expect(section.locator(".cmp-sample__step")).to_have_text(["step 20", "step 15"])
+    page.locator("#cmp-sample-prompt").select_option(label="Only b (1 of 2 jobs)")
+    expect(columns).to_have_text(["", "x"])
+    expect(section.locator(".cmp-sample__step").first).to_have_text("no output yet")
