@@ -149,8 +149,12 @@ def test_checkpoints_line_up_on_their_timeline_with_the_best_marked(page, report
         f"/ckpt/{uid}/checkpoint-50"
     )
     expect(page.locator("#ckpt-rows tr.is-best td").nth(2)).to_have_text("50.0 MiB")
+    # The same marks on the loss chart's x axis.
+    ticks = """() => window.Chart.getChart(document.getElementById('loss-chart')).$tb.stepTicks"""
+    assert page.evaluate(ticks) == {"steps": [25, 50, 75], "best": 50}
     page.locator("#ckpt-metric").select_option("val/accuracy")
     expect(page.locator("#ckpt-timeline .is-best")).to_have_attribute("data-step", "75")
+    assert page.evaluate(ticks)["best"] == 75
 
 
 def test_the_demo_jobs_show_samples_checkpoints_and_the_deployed_one(page):

@@ -15,6 +15,13 @@ const bootEl = document.getElementById("ckpt-boot");
 const checkpoints = new Map(); // step -> checkpoint
 const LOWER_IS_BETTER = /loss|perplexity|ppl|error|wer|cer|mse|mae|rmse/i;
 let chosenMetric = null; // what the reader picked; null: the default
+let onChange = () => {};
+
+/** Call `listener(steps, bestStep)` now and whenever the checkpoints or the best change. */
+export function watch(listener) {
+  onChange = listener;
+  if (panel) render();
+}
 
 for (const c of bootEl ? JSON.parse(bootEl.textContent) : []) checkpoints.set(c.step, c);
 
@@ -76,6 +83,10 @@ function render() {
   const key = currentMetric(keys);
   renderSelect(keys, key);
   const best = bestCheckpoint(list, key);
+  onChange(
+    list.map((c) => c.step),
+    best ? best.step : null,
+  );
   const total = Number(timeline.dataset.totalSteps) || 0;
   const span = Math.max(total, list.length ? list[list.length - 1].step : 0, 1);
   timeline.replaceChildren(

@@ -85,6 +85,8 @@ const feed = new LiveFeed({
   expectActivity: () => header.isActive(),
 });
 header.watchPause(() => feed.paused);
+// Checkpoints are marked on the loss chart's x axis.
+checkpoints.watch((steps, best) => metrics.markCheckpoints(steps, best));
 
 const liveButton = document.getElementById("live-toggle");
 function renderLiveButton() {
