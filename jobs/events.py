@@ -38,6 +38,8 @@ STAGE = "stage"
 STATUS = "status"
 RESOURCES = "resources"
 ALERTS = "alerts"
+SAMPLES = "samples"
+CHECKPOINT = "checkpoint"
 # Dashboard groups (`/ws/dashboard/`, one per project):
 JOB = "job"
 JOB_METRICS = "job_metrics"
@@ -255,3 +257,55 @@ def comment_deleted_message(uid, comment_id):
 def share_revoked_message(link_id):
     """Share link sockets: the link was revoked; the consumer closes the socket."""
     return {"type": SHARE_REVOKED, "id": link_id}
+
+
+# --- samples and checkpoints ------------------------------------------------------------
+
+SAMPLE_PREVIEW_CHARS = 200
+
+
+def sample_payload(sample):
+    """One generation as the samples API returns it."""
+    return {
+        "id": sample.pk,
+        "prompt": sample.prompt,
+        "prompt_hash": sample.prompt_hash,
+        "step": sample.step,
+        "output": sample.output,
+        "reference": sample.reference or None,
+        "score": encode_float(sample.score),
+        "meta": sample.meta or {},
+        "time": isoformat(sample.time),
+    }
+
+
+def sample_brief(sample):
+    """A generation as pushes carry it: which prompt and step, not the texts (a batch of
+    long outputs would not fit a push; the panel reads the prompt it shows)."""
+    return {
+        "prompt_hash": sample.prompt_hash,
+        "prompt": sample.prompt[:SAMPLE_PREVIEW_CHARS],
+        "step": sample.step,
+        "score": encode_float(sample.score),
+        "has_reference": bool(sample.reference),
+    }
+
+
+def checkpoint_payload(checkpoint):
+    return {
+        "step": checkpoint.step,
+        "path": checkpoint.path,
+        "size": checkpoint.size,
+        "metrics": checkpoint.metrics or {},
+        "time": isoformat(checkpoint.time),
+    }
+
+
+def samples_message(uid, samples):
+    """Job page: new generations (which prompts at which steps)."""
+    return {"type": SAMPLES, "job": uid, "samples": [sample_brief(s) for s in samples]}
+
+
+def checkpoint_message(uid, checkpoint):
+    """Job page: a checkpoint was recorded (or gained a size or metrics)."""
+    return {"type": CHECKPOINT, "job": uid, "checkpoint": checkpoint_payload(checkpoint)}

@@ -7,6 +7,7 @@ nothing here waits on the network except `finish`/`fail` (bounded by their timeo
 import atexit
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import numbers
@@ -22,7 +23,7 @@ from . import console
 from .system import DEFAULT_INTERVAL, SystemMetrics
 from .transport import Transport, hostname
 
-__all__ = ["STAGES", "LogHandler", "Run", "distributed_role", "init"]
+__all__ = ["STAGES", "LogHandler", "Run", "disk_size", "distributed_role", "init"]
 
 STAGES = ("dataset_loading", "tokenization", "training", "validation", "save_model")
 STAGE_STATUSES = ("pending", "active", "completed", "failed", "skipped")
@@ -30,6 +31,10 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "ERR": "ERROR", "TRACE": "DEBUG"}
 MAX_KEY_LENGTH = 128
 MAX_MESSAGE = 65_536
+MAX_SAMPLE_TEXT = 65_536
+MAX_SAMPLE_META_BYTES = 16_384
+MAX_SAMPLES_PER_POST = 200
+MAX_SAMPLES_BODY = 3_000_000  # bytes of samples per post, under the server's 4 MiB
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
@@ -129,6 +134,23 @@ def _json_safe(value):
     if isinstance(value, numbers.Real):
         return _json_safe(float(value))
     return str(value)
+
+
+def disk_size(path):
+    """Bytes on disk of a file, or of every file under a directory; None if unreadable."""
+    try:
+        if os.path.isfile(path):
+            return os.path.getsize(path)
+        if not os.path.isdir(path):
+            return None
+        total = 0
+        for root, _dirs, files in os.walk(path):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.path.getsize(os.path.join(root, name))
+        return total
+    except OSError:
+        return None
 
 
 def init(
@@ -381,6 +403,114 @@ class Run:
     def logging_handler(self, level=logging.INFO):
         """A `logging.Handler` forwarding records to this run's log panel."""
         return LogHandler(self, level=level)
+
+    # samples and checkpoints -----------------------------------------------------
+
+    def log_samples(self, samples, step=None):
+        """Queue generations on fixed prompts, `[{"prompt", "output", "reference"?,
+        "score"?, "meta"?}]`, at `step` (default: the current step).
+
+        The server keeps one per prompt and step and never overwrites it (a re-send is
+        ignored). Texts longer than the server's limit (65 536 characters) are cut,
+        with one warning; samples without a text prompt and output are skipped.
+        """
+        if not self.reporting:
+            return
+        if self.finished:
+            self._warn_once(("finished", "log_samples"), "log_samples() after the run finished")
+            return
+        step = self._step_or_current(step, "log_samples")
+        if step is None:
+            return
+        now = time.time()
+        clean = []
+        for sample in samples:
+            if not isinstance(sample, dict):
+                self._warn_once(("sample", "type"), f"sample {sample!r} is not a dict")
+                continue
+            prompt, output = sample.get("prompt"), sample.get("output")
+            if not isinstance(prompt, str) or not prompt or not isinstance(output, str):
+                self._warn_once(("sample", "text"), "a sample needs a prompt and an output text")
+                continue
+            item = {"prompt": self._cut(prompt), "output": self._cut(output), "time": now}
+            if sample.get("reference") is not None:
+                item["reference"] = self._cut(str(sample["reference"]))
+            score = sample.get("score")
+            if score is not None:
+                try:
+                    score = float(score)
+                except (TypeError, ValueError):
+                    score = None
+                if score is not None and math.isfinite(score):
+                    item["score"] = score
+            if isinstance(sample.get("meta"), dict):
+                meta = _json_safe(sample["meta"])
+                if len(json.dumps(meta, ensure_ascii=False).encode()) <= MAX_SAMPLE_META_BYTES:
+                    item["meta"] = meta
+                else:
+                    self._warn_once(("sample", "meta"), "a sample's meta is over 16 KiB")
+            clean.append(item)
+        # Batches the server takes whole: at most 200 samples and well under its body limit.
+        batch, size = [], 0
+        for item in clean:
+            # As the transport encodes it (non-ASCII escaped): the bytes it will send.
+            item_size = len(json.dumps(item, default=str)) + 1
+            full = len(batch) == MAX_SAMPLES_PER_POST or size + item_size > MAX_SAMPLES_BODY
+            if batch and full:
+                self._post(f"/api/jobs/{self.uid}/samples", {"step": step, "samples": batch})
+                batch, size = [], 0
+            batch.append(item)
+            size += item_size
+        if batch:
+            self._post(f"/api/jobs/{self.uid}/samples", {"step": step, "samples": batch})
+
+    def checkpoint(self, path, step=None, size=None, metrics=None):
+        """Queue a checkpoint saved at `path` at `step` (default: the current step):
+        its `size` in bytes (default: measured on disk, a directory's files summed) and
+        the evaluation `metrics` at that step (`{key: number}`)."""
+        if not self.reporting:
+            return
+        if self.finished:
+            self._warn_once(("finished", "checkpoint"), "checkpoint() after the run finished")
+            return
+        step = self._step_or_current(step, "checkpoint")
+        if step is None:
+            return
+        path = os.fspath(path)
+        if size is None:
+            size = disk_size(path)
+        body = {"step": step, "path": str(path)[:1024], "time": time.time()}
+        if size is not None:
+            body["size"] = int(size)
+        numbers_only = {}
+        for key, value in dict(metrics or {}).items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                continue
+            numbers_only[str(key)[:MAX_KEY_LENGTH]] = _json_safe(float(value))
+        if numbers_only:
+            body["metrics"] = numbers_only
+        self._post(f"/api/jobs/{self.uid}/checkpoints", body)
+
+    def _step_or_current(self, step, what):
+        if step is None:
+            step = self.step if self.step is not None else self._last_step
+            if step is None:
+                step = 0
+        try:
+            step = int(step)
+        except (TypeError, ValueError):
+            self._warn_once((what, "step"), f"{what}: step must be an integer, got {step!r}")
+            return None
+        if step < 0:
+            self._warn_once((what, "step<0"), f"{what}: step must be >= 0, got {step}")
+            return None
+        return step
+
+    def _cut(self, text):
+        if len(text) <= MAX_SAMPLE_TEXT:
+            return text
+        self._warn_once(("sample", "long"), f"sample texts are cut to {MAX_SAMPLE_TEXT} characters")
+        return text[: MAX_SAMPLE_TEXT - 1] + "…"
 
     # stages and progress ---------------------------------------------------------
 

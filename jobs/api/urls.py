@@ -17,6 +17,7 @@ from .views import (
     projects,
     reports,
     resources,
+    samples,
     saved_views,
     share_links,
     stages,
@@ -34,6 +35,27 @@ urlpatterns = [
     path("jobs/<slug:uid>/stages", stages.JobStagesApi.as_view(), name="api-job-stages"),
     path("jobs/<slug:uid>/status", status.JobStatusApi.as_view(), name="api-job-status"),
     path("jobs/<slug:uid>/export", export.JobExportApi.as_view(), name="api-job-export"),
+    path("jobs/<slug:uid>/samples", samples.JobSamplesApi.as_view(), name="api-job-samples"),
+    path(
+        "jobs/<slug:uid>/samples/prompts",
+        samples.JobSamplePromptsApi.as_view(),
+        name="api-job-sample-prompts",
+    ),
+    path(
+        "jobs/<slug:uid>/samples/scores",
+        samples.JobSampleScoresApi.as_view(),
+        name="api-job-sample-scores",
+    ),
+    path(
+        "jobs/<slug:uid>/samples/export",
+        samples.JobSamplesExportApi.as_view(),
+        name="api-job-samples-export",
+    ),
+    path(
+        "jobs/<slug:uid>/checkpoints",
+        samples.JobCheckpointsApi.as_view(),
+        name="api-job-checkpoints",
+    ),
     path("training/losses", metrics.TrainingLossesApi.as_view(), name="api-training-losses"),
     path(
         "training/resources", resources.ResourceSeriesApi.as_view(), name="api-training-resources"

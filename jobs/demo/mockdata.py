@@ -18,6 +18,8 @@ from jobs import services
 from jobs.models import JobStatus, StageStatus
 from monitoring.services import resource_samples_ingest
 
+from . import generations
+
 GIB = 1024**3
 POINT_BATCH = 10_000
 
@@ -84,6 +86,7 @@ class _History:
     def __init__(self):
         self.points = []
         self.lines = []
+        self.evaluations = []  # (time, step, {val key: value}): samples and checkpoints
 
     def log(self, time, level, message):
         self.lines.append(
@@ -136,6 +139,7 @@ def job_history_generate(*, job, seed, final_metrics=None):
     _closing_logs(history, job, stages)
     samples = _resource_history(job, stages, rng, now)
     _history_store(job, history, samples)
+    generations.evaluations_store(job, history.evaluations, seed=seed, total=total)
     return len(history.points), len(history.lines), len(samples)
 
 
@@ -260,6 +264,7 @@ def _evaluation_step(history, job, training, curves, rng, step, time, epoch):
     if training.nan_failure and step >= (training.diverge_from or step + 1):
         val = val * 3
     history.record(time, step, epoch, (("val/loss", val), ("val/accuracy", acc), ("val/f1", f1)))
+    history.evaluations.append((time, step, {"val/loss": val, "val/accuracy": acc, "val/f1": f1}))
     history.log(
         time,
         "INFO",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Max, Q
+from django.utils import timezone
 
 from jobs import services
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, LogEntry, StageStatus
@@ -25,6 +26,7 @@ from monitoring.services import resource_samples_ingest
 
 from .failures import FAILURES
 from .fixtures import fixture_records
+from .generations import evaluations_store
 from .mockdata import GIB, Curves, learning_rate
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class _Run:
     failure: dict | None = None
     resources_at: float = -math.inf
     pending_lines: list = field(default_factory=list)
+    evaluations: list = field(default_factory=list)  # (time, step, val metrics) to store
+    evaluated: int = 0  # evaluations stored so far
 
 
 class DemoSimulator:
@@ -393,6 +397,13 @@ class DemoSimulator:
                 points = []
         if points:
             services.metrics_ingest(job=job, points=points)
+        if run.evaluations:
+            # What the model says at each evaluation, and a checkpoint every other one.
+            evaluations_store(
+                job, run.evaluations, seed=self.seed, total=run.total, first=run.evaluated
+            )
+            run.evaluated += len(run.evaluations)
+            run.evaluations = []
         run.step = target
         if failure and failure.get("step") is not None and run.step >= failure["step"]:
             failure["due"] = True
@@ -437,6 +448,9 @@ class DemoSimulator:
             val = curves.val_loss(step) * rng.uniform(0.99, 1.01)
             acc = curves.accuracy(step, curves.final_acc)
             f1 = curves.accuracy(step, curves.final_f1)
+            run.evaluations.append(
+                (timezone.now(), step, {"val/loss": val, "val/accuracy": acc, "val/f1": f1})
+            )
             points += [
                 {"key": "val/loss", "step": step, "value": val, "epoch": epoch},
                 {"key": "val/accuracy", "step": step, "value": acc, "epoch": epoch},

@@ -40,6 +40,7 @@ from .rules import (
     RuleAction,
     condition_words,
 )
+from .samples import Checkpoint, Sample, prompt_hash_of
 from .saved_views import SavedView
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "ChannelKind",
+    "Checkpoint",
     "Comment",
     "ConditionType",
     "DeliveryEvent",
@@ -71,6 +73,7 @@ __all__ = [
     "Project",
     "Role",
     "RuleAction",
+    "Sample",
     "SavedView",
     "ShareLink",
     "Stage",
@@ -78,6 +81,7 @@ __all__ = [
     "StageStatus",
     "condition_words",
     "loss_like",
+    "prompt_hash_of",
     "role_at_least",
     "token_hash",
 ]

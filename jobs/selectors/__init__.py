@@ -74,6 +74,16 @@ from .runs import (
     runs_page,
     runs_queryset,
 )
+from .samples import (
+    SAMPLE_PAGE_DEFAULT,
+    SAMPLE_PAGE_MAX,
+    checkpoint_list,
+    sample_cursor_parse,
+    sample_export_rows,
+    sample_page,
+    sample_prompts,
+    sample_scores,
+)
 from .saved_views import saved_view_by_id, saved_views_of
 
 __all__ = [
@@ -88,6 +98,8 @@ __all__ = [
     "MAX_POINTS_CAP",
     "METRIC_SUMMARIES",
     "RUNS_PAGE_SIZE",
+    "SAMPLE_PAGE_DEFAULT",
+    "SAMPLE_PAGE_MAX",
     "STATISTICS_DAYS",
     "STEP_CLOCK_BUCKETS",
     "TOP_FAILURE_DAYS",
@@ -96,6 +108,7 @@ __all__ = [
     "alert_rules_of",
     "audit_list",
     "channel_payload",
+    "checkpoint_list",
     "comment_list",
     "comment_steps",
     "current_jobs_queryset",
@@ -136,6 +149,11 @@ __all__ = [
     "runs_groups",
     "runs_page",
     "runs_queryset",
+    "sample_cursor_parse",
+    "sample_export_rows",
+    "sample_page",
+    "sample_prompts",
+    "sample_scores",
     "saved_view_by_id",
     "saved_views_of",
     "share_link_list",

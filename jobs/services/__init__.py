@@ -47,6 +47,13 @@ from .jobs import (
 from .logs import logs_ingest
 from .metrics import LOSS_KEY, SPARKLINE_POINTS, metrics_ingest
 from .projects import member_remove, member_set, project_create, project_rename
+from .samples import (
+    MAX_SAMPLE_META_BYTES,
+    MAX_SAMPLE_TEXT,
+    MAX_SAMPLES_PER_BATCH,
+    checkpoint_record,
+    samples_ingest,
+)
 from .saved_views import saved_view_delete, saved_view_save
 from .share_links import share_link_create, share_link_revoke
 from .stages import stage_move
@@ -54,6 +61,9 @@ from .tokens import token_create, token_revoke
 
 __all__ = [
     "LOSS_KEY",
+    "MAX_SAMPLES_PER_BATCH",
+    "MAX_SAMPLE_META_BYTES",
+    "MAX_SAMPLE_TEXT",
     "SPARKLINE_POINTS",
     "Conflict",
     "InvalidInput",
@@ -69,6 +79,7 @@ __all__ = [
     "alert_rules_active",
     "alerts_sync",
     "audit_record",
+    "checkpoint_record",
     "comment_create",
     "comment_delete",
     "comment_edit",
@@ -90,6 +101,7 @@ __all__ = [
     "project_create",
     "project_rename",
     "rule_in_scope",
+    "samples_ingest",
     "saved_view_delete",
     "saved_view_save",
     "share_link_create",

@@ -173,6 +173,8 @@ def job_history_clear(*, job):
         job.metric_summaries.all().delete()
         job.log_entries.all().delete()
         job.resource_samples.all().delete()
+        job.samples.all().delete()
+        job.checkpoints.all().delete()
         job.latest_metrics = {}
         job.loss_sparkline = []
         job.save(update_fields=["latest_metrics", "loss_sparkline"])

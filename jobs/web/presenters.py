@@ -312,3 +312,29 @@ def query_error_parts(query, position):
     if end == position:
         return query[:position], "\u00a0", ""
     return query[:position], query[position:end], query[end:]
+
+
+# --- checkpoints ---------------------------------------------------------------------
+
+
+def deployed_checkpoint(deployment, checkpoints):
+    """The checkpoint a completed job's deployment names, or None: by its
+    `checkpoint_step`, else by a path (`checkpoint`, `checkpoint_path`, `artifact_path`,
+    `path`) equal to a checkpoint's path or ending in its folder name."""
+    deployment = deployment or {}
+    if not checkpoints:
+        return None
+    step = deployment.get("checkpoint_step")
+    if step is not None:
+        for checkpoint in checkpoints:
+            if str(checkpoint["step"]) == str(step):
+                return checkpoint
+    for field in ("checkpoint", "checkpoint_path", "artifact_path", "path"):
+        path = str(deployment.get(field) or "").rstrip("/")
+        if not path:
+            continue
+        for checkpoint in checkpoints:
+            stored = checkpoint["path"].rstrip("/")
+            if path == stored or path.endswith("/" + stored.rsplit("/", 1)[-1]):
+                return checkpoint
+    return None

@@ -23,22 +23,39 @@ Metric names are mapped (`METRIC_NAMES`, `metric_name`): `loss` → `train/loss`
 from `state.global_step / state.max_steps`. Dataset loading and tokenization happen
 before the Trainer exists: mark them on a run of your own if you want those stages.
 
+Samples and checkpoints: `TuneboardCallback(sample_prompts=["Summarise: …", …],
+generate_kwargs={"max_new_tokens": 64}, every="eval")` generates from the model under
+training on those fixed prompts at each evaluation (or every N steps with `every=N`)
+and logs them with `run.log_samples`: greedy unless `generate_kwargs` says otherwise, in
+eval mode under `torch.no_grad()`, then the training mode and the random number
+generators are restored, so training goes on exactly as it would have without
+sampling. A prompt may be a dict `{"prompt", "reference"}`; `sample_score(prompt,
+output, reference)` may score each output. The tokenizer is the Trainer's
+`processing_class` unless `tokenizer=` is given. Each checkpoint the Trainer saves
+(`on_save`) is reported with `run.checkpoint`: its path, its size on disk and the
+evaluation metrics logged at its step (as `val/*`). Generation runs on the main process
+only, so it suits data-parallel training, not sharded models (FSDP, ZeRO-3).
+
 `transformers` is imported only when this module is; `import tuneboard` never needs it.
 """
 
 import functools
 import math
 import numbers
+import os
 
 from ..run import init
+from .generation import generate_samples, prompt_of
 
 try:
     from transformers import Trainer, TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 except ImportError:  # lets the module be imported (and read) without transformers
     Trainer = None
     TrainerCallback = object
+    PREFIX_CHECKPOINT_DIR = "checkpoint"
 
-__all__ = ["METRIC_NAMES", "TuneboardCallback", "metric_name"]
+__all__ = ["METRIC_NAMES", "TuneboardCallback", "generate_samples", "metric_name"]
 
 METRIC_NAMES = {
     "loss": "train/loss",
@@ -91,12 +108,30 @@ class TuneboardCallback(TrainerCallback):
     completed) or `callback.run.finish()`.
     """
 
-    def __init__(self, run=None, **init_options):
+    def __init__(
+        self,
+        run=None,
+        *,
+        sample_prompts=None,
+        generate_kwargs=None,
+        every="eval",
+        tokenizer=None,
+        sample_score=None,
+        **init_options,
+    ):
         if TrainerCallback is object:
             raise ImportError("TuneboardCallback needs transformers: pip install transformers")
+        if every != "eval" and not (isinstance(every, int) and every > 0):
+            raise ValueError('every: "eval" or a number of steps')
         self.run = run
         self.owns_run = run is None
         self.init_options = init_options
+        self.sample_prompts = [prompt_of(p) for p in (sample_prompts or [])]
+        self.generate_kwargs = dict(generate_kwargs or {})
+        self.every = every
+        self.tokenizer = tokenizer
+        self.sample_score = sample_score
+        self._sampled_steps = set()
         self._evaluating = False
         _report_save_model()
 
@@ -150,6 +185,8 @@ class TuneboardCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             self._progress(state)
+            if isinstance(self.every, int) and state.global_step % self.every == 0:
+                self._sample(state, kwargs)
 
     def _log_numbers(self, state, values):
         metrics, summary = {}, {}
@@ -183,6 +220,8 @@ class TuneboardCallback(TrainerCallback):
             self.run.stage("validation", "active")
         self._evaluating = False
         self.run.stage("validation", "completed", message=f"step {state.global_step}")
+        if self.every == "eval":
+            self._sample(state, kwargs)
 
     def on_predict(self, args, state, control, metrics=None, **kwargs):
         if not state.is_world_process_zero or self.run is None:
@@ -197,12 +236,61 @@ class TuneboardCallback(TrainerCallback):
             return
         self.run.stage("save_model", "active", message=f"checkpoint-{state.global_step}")
         self.run.stage("save_model", "completed", message=f"checkpoint-{state.global_step}")
+        path = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
+        self.run.checkpoint(path, step=state.global_step, metrics=_eval_metrics_at(state))
+
+    # samples ----------------------------------------------------------------------
+
+    def _sample(self, state, event_kwargs):
+        """Generate on the fixed prompts from the model under training and log them."""
+        if self.run is None or not self.sample_prompts or not self.run.reporting:
+            return
+        if state.global_step in self._sampled_steps:
+            return  # evaluate() right after training: this step is already logged
+        model = event_kwargs.get("model")
+        tokenizer = self.tokenizer or event_kwargs.get("processing_class")
+        tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a processor's tokenizer
+        if model is None or tokenizer is None or not hasattr(model, "generate"):
+            self.run._warn_once(
+                ("samples", "tokenizer"),
+                "sample_prompts need a model that can generate and a tokenizer "
+                "(Trainer(processing_class=…) or TuneboardCallback(tokenizer=…))",
+            )
+            return
+        self._sampled_steps.add(state.global_step)
+        outputs = generate_samples(model, tokenizer, self.sample_prompts, self.generate_kwargs)
+        samples = []
+        for (prompt, reference), output in zip(self.sample_prompts, outputs, strict=True):
+            sample = {"prompt": prompt, "output": output}
+            if reference is not None:
+                sample["reference"] = reference
+            if self.sample_score is not None:
+                try:
+                    sample["score"] = float(self.sample_score(prompt, output, reference))
+                except Exception as exc:  # a scorer's bug must not stop the training
+                    self.run._warn_once(("samples", "score"), f"sample_score failed: {exc!r}")
+            samples.append(sample)
+        self.run.log_samples(samples, step=state.global_step)
 
     def on_train_end(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or self.run is None:
             return
         self._progress(state)
         self.run.stage("training", "completed")
+
+
+def _eval_metrics_at(state):
+    """The evaluation metrics logged at the current step, under Tuneboard's names."""
+    metrics = {}
+    for entry in state.log_history:
+        if entry.get("step") != state.global_step:
+            continue
+        for name, value in entry.items():
+            if not name.startswith("eval_") or isinstance(value, bool):
+                continue
+            if isinstance(value, numbers.Real):
+                metrics[metric_name(name)[0]] = float(value)
+    return metrics
 
 
 def _report_save_model():

@@ -29,6 +29,9 @@ The hooks come from a small callback the logger adds to the Trainer it belongs t
 finds it when Lightning first touches `logger.experiment`); `Trainer(callbacks=
 [logger.callback])` does the same by hand. Only global rank 0 reports; in a multi-node
 launch local rank 0 of the other nodes samples its node (see `tuneboard.init`).
+Checkpoints that `ModelCheckpoint` saves are reported (`run.checkpoint`: path, step,
+size on disk, the logged metrics at that moment). `TuneboardSamples` logs generations
+on fixed prompts after each validation (see its docstring).
 `lightning` is imported only when this module is.
 """
 
@@ -41,8 +44,9 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
 from ..run import _distributed_uid, _json_safe, _uid_from_name, init
+from .generation import generate_samples, prompt_of
 
-__all__ = ["TuneboardLogger"]
+__all__ = ["TuneboardLogger", "TuneboardSamples"]
 
 
 class _LazyRun:
@@ -59,22 +63,41 @@ class _LazyRun:
         return getattr(run, name)
 
 
+def _scalar_metrics(values):
+    """`{key: float}` of the one-number values (tensors included) in `values`."""
+    metrics = {}
+    for key, value in dict(values or {}).items():
+        try:
+            if hasattr(value, "numel") and value.numel() != 1:
+                continue
+            metrics[str(key)] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return metrics
+
+
 class _StageCallback(Callback):
     """The Trainer hooks `TuneboardLogger` reports stages and progress from."""
 
     def __init__(self, logger):
         self.logger = logger
+        self.trainer = None
+
+    def setup(self, trainer, pl_module, stage):
+        self.trainer = trainer
 
     def _stage(self, name, status, message=None):
         self.logger._with_run(lambda run: run.stage(name, status, message=message))
 
     def on_fit_start(self, trainer, pl_module):
+        self.trainer = trainer
         self._stage("training", "active")
 
     def on_fit_end(self, trainer, pl_module):
         self._stage("training", "completed")
 
     def on_validation_start(self, trainer, pl_module):
+        self.trainer = trainer
         if not trainer.sanity_checking:
             self._stage("validation", "active")
 
@@ -176,14 +199,22 @@ class TuneboardLogger(Logger):
         run.log(values, step=step, epoch=epoch)
 
     def after_save_checkpoint(self, checkpoint_callback):
-        path = getattr(checkpoint_callback, "last_model_path", "") or getattr(
-            checkpoint_callback, "best_model_path", ""
+        # The file this save wrote (ModelCheckpoint keeps it privately), else the last.
+        path = (
+            getattr(checkpoint_callback, "_last_checkpoint_saved", "")
+            or getattr(checkpoint_callback, "last_model_path", "")
+            or getattr(checkpoint_callback, "best_model_path", "")
         )
         message = os.path.basename(path) if path else None
+        trainer = self.callback.trainer
+        step = trainer.global_step if trainer is not None else None
+        metrics = _scalar_metrics(trainer.callback_metrics) if trainer is not None else {}
 
         def report(run):
             run.stage("save_model", "active", message=message)
             run.stage("save_model", "completed", message=message)
+            if path:
+                run.checkpoint(path, step=step, metrics=metrics)
 
         self._with_run(report)
 
@@ -239,3 +270,59 @@ class TuneboardLogger(Logger):
                         candidate.callbacks.append(self.callback)
                     return
             frame = frame.f_back
+
+
+class TuneboardSamples(Callback):
+    """Generates from the model under training on fixed prompts after each validation
+    (the sanity check excepted) and logs them to the job (`run.log_samples`).
+
+        trainer = Trainer(logger=TuneboardLogger(...),
+                          callbacks=[TuneboardSamples(["Summarise: …"], tokenizer)])
+
+    `prompts`: strings or `{"prompt", "reference"}`; `tokenizer`: a Hugging Face style
+    tokenizer; the model is `pl_module.model` when it has `generate` (a wrapped
+    Hugging Face model), else `pl_module`. Greedy unless `generate_kwargs` says
+    otherwise; eval mode, `torch.no_grad()`, then the training mode and the random
+    generators restored. `score(prompt, output, reference)` may score each output.
+    `run`: the run to log to; default: the Trainer's `TuneboardLogger`'s.
+    """
+
+    def __init__(self, prompts, tokenizer, generate_kwargs=None, score=None, run=None):
+        self.prompts = [prompt_of(p) for p in prompts]
+        self.tokenizer = tokenizer
+        self.generate_kwargs = dict(generate_kwargs or {})
+        self.score = score
+        self.run = run
+        self._done = set()
+
+    def _run_of(self, trainer):
+        if self.run is not None:
+            return self.run
+        for logger in trainer.loggers:
+            if isinstance(logger, TuneboardLogger):
+                return logger._ensure_run()
+        return None
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking or not trainer.is_global_zero or not self.prompts:
+            return
+        step = trainer.global_step
+        run = self._run_of(trainer)
+        if run is None or step in self._done:
+            return
+        self._done.add(step)
+        inner = getattr(pl_module, "model", None)
+        model = inner if hasattr(inner, "generate") else pl_module
+        outputs = generate_samples(model, self.tokenizer, self.prompts, self.generate_kwargs)
+        samples = []
+        for (prompt, reference), output in zip(self.prompts, outputs, strict=True):
+            sample = {"prompt": prompt, "output": output}
+            if reference is not None:
+                sample["reference"] = reference
+            if self.score is not None:
+                try:
+                    sample["score"] = float(self.score(prompt, output, reference))
+                except Exception as exc:  # a scorer's bug must not stop the training
+                    run._warn_once(("samples", "score"), f"score failed: {exc!r}")
+            samples.append(sample)
+        run.log_samples(samples, step=step)

@@ -79,6 +79,10 @@ async def _async_chunks(chunks):
         yield chunk
 
 
+# The samples export streams the same way.
+async_chunks = _async_chunks
+
+
 class JobExportApi(ApiView):
     content_negotiation_class = IgnoreFormatNegotiation
 

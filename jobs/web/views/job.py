@@ -21,6 +21,9 @@ from ..markdown import render_markdown
 from ..presenters import (
     CARD_KEYS,
     card_context,
+    completed_summary,
+    config_rows,
+    deployed_checkpoint,
     details_payload,
     failure_history,
     job_boot,
@@ -72,6 +75,7 @@ def job_page_context(request, job, *, projects, shared=False):
         layout=layout,
     )
     findings = rules.job_findings_shown(job)
+    checkpoints = selectors.checkpoint_list(job=job) if job.status != JobStatus.QUEUED else []
     failed = job.status == JobStatus.FAILED
     return {
         "page": "job",
@@ -101,6 +105,8 @@ def job_page_context(request, job, *, projects, shared=False):
         "boot": boot,
         "now": timezone.now(),
         "notes_html": render_markdown(job.notes),
+        "checkpoints": checkpoints,
+        "deployed_checkpoint": deployed_checkpoint(job.deployment, checkpoints),
         # The reader's own alert rules that fired on this job (the alert_fired panel).
         "fired_alerts": (
             selectors.fired_alerts_page(request.user, projects, job=job, limit=10)["results"]

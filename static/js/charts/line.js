@@ -238,6 +238,31 @@ const commentMarks = {
       ctx.lineTo(px + 4, bottom);
       ctx.closePath();
       ctx.fill();
+// Small diamonds on the x axis at given steps (checkpoints), the `best` one filled.
+const stepTicks = {
+  id: "tbStepTicks",
+  afterDatasetsDraw(chart) {
+    const ticks = chart.$tb?.stepTicks;
+    if (!ticks?.steps.length) return;
+    const { left, right, bottom } = chart.chartArea;
+    const ctx = chart.ctx;
+    ctx.save();
+    ctx.lineWidth = 1.5;
+    for (const step of ticks.steps) {
+      const px = chart.scales.x.getPixelForValue(step);
+      if (px < left - 1 || px > right + 1) continue;
+      const best = step === ticks.best;
+      const r = best ? 5 : 4;
+      ctx.beginPath();
+      ctx.moveTo(px, bottom - r);
+      ctx.lineTo(px + r, bottom);
+      ctx.lineTo(px, bottom + r);
+      ctx.lineTo(px - r, bottom);
+      ctx.closePath();
+      ctx.fillStyle = rgba(best ? chart.$tb.colors.completed : chart.$tb.colors.bg, 1);
+      ctx.strokeStyle = rgba(best ? chart.$tb.colors.completed : chart.$tb.colors.accent, 1);
+      ctx.fill();
+      ctx.stroke();
     }
     ctx.restore();
   },
@@ -350,7 +375,7 @@ export class LineChart {
           },
         },
       },
-      plugins: [crosshair, dragZoom, stepMarker, commentMarks],
+      plugins: [crosshair, dragZoom, stepMarker, commentMarks, stepTicks],
     });
     this.chart.$tb = { colors, group, owner: this, drag: null, hoverX: null };
     if (group) group.charts.add(this);
@@ -515,6 +540,12 @@ export class LineChart {
     this.chart.$tb.commentSteps = steps;
     this.chart.canvas.dataset.commentSteps = steps.join(",");
     this.requestDraw();
+  }
+
+  /** Mark `steps` (checkpoints) on the x axis, `best` among them filled. */
+  markSteps(steps, best = null) {
+    this.chart.$tb.stepTicks = { steps: [...steps], best };
+    this.requestUpdate();
   }
 
   loaded() {

@@ -4,5 +4,7 @@
 import * as charts from "./charts.js";
 import "./diff.js";
 import "./csv.js";
+import * as samples from "./samples.js";
 
 charts.load();
+samples.load();

@@ -387,3 +387,8 @@ export function apply(msg, epoch = null) {
     if (points.length) cursors.pushed(key, lastStepOf(points), undefined, epoch);
   }
 }
+
+/** Checkpoints as diamonds on the loss chart's x axis (the best filled). */
+export function markCheckpoints(steps, best = null) {
+  lossChart?.markSteps(steps, best);
+}

@@ -27,6 +27,8 @@ import * as notes from "./notes.js";
 import * as fired from "./fired.js";
 import * as bell from "../lib/bell.js";
 import * as comments from "./comments.js";
+import * as samples from "./samples.js";
+import * as checkpoints from "./checkpoints.js";
 
 setInterval(() => {
   header.tick();
@@ -60,9 +62,16 @@ const feed = new LiveFeed({
       case EVENTS.ALERT_FIRED:
         fired.apply(msg);
         bell.refresh();
+        break;
       case EVENTS.COMMENT:
       case EVENTS.COMMENT_DELETED:
         comments.apply(msg);
+        break;
+      case EVENTS.SAMPLES:
+        samples.apply(msg);
+        break;
+      case EVENTS.CHECKPOINT:
+        checkpoints.apply(msg);
         break;
       default:
         break;
@@ -80,6 +89,8 @@ const feed = new LiveFeed({
       logs.poll(ticket),
       resources.poll(ticket),
       comments.poll(),
+      samples.poll(),
+      checkpoints.poll(),
     ]);
     return counts.reduce((a, b) => a + b, 0);
   },
@@ -87,6 +98,8 @@ const feed = new LiveFeed({
 });
 header.watchPause(() => feed.paused);
 comments.onSteps((steps) => metrics.markComments(steps));
+// Checkpoints are marked on the loss chart's x axis.
+checkpoints.watch((steps, best) => metrics.markCheckpoints(steps, best));
 
 const liveButton = document.getElementById("live-toggle");
 function renderLiveButton() {
@@ -113,7 +126,7 @@ async function start() {
   // that arrive twice (pushed and loaded) replace each other by step.
   const live = new Promise((resolve) => feed.onState((state) => state === "live" && resolve()));
   feed.start();
-  const results = await Promise.allSettled([metrics.load(), resources.load()]);
+  const results = await Promise.allSettled([metrics.load(), resources.load(), samples.load()]);
   if (results.some((r) => r.status === "rejected")) feed.showBanner();
   // The series and the painted log lines were read before the socket joined its group
   // (earlier still when the page's inline script started them): once it carries pushes,

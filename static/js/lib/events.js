@@ -10,6 +10,8 @@ export const EVENTS = Object.freeze({
   STATUS: "status", // the job card changed: {job, notes?}
   ALERTS: "alerts", // open diagnostic findings changed: {job, alerts, findings}
   RESOURCES: "resources", // a resource sample (also on /ws/dashboard/): {sample}
+  SAMPLES: "samples", // new generations: {job, samples: [{prompt_hash, prompt, step, score, has_reference}]}
+  CHECKPOINT: "checkpoint", // a checkpoint recorded or updated: {job, checkpoint: {step, path, size, metrics, time}}
   // /ws/dashboard/
   JOB: "job", // a job card changed or was created: {job}
   JOB_METRICS: "job_metrics", // a job's loss moved: {uid, latest_loss, loss_sparkline}
