@@ -21,8 +21,6 @@ from ..markdown import render_markdown
 from ..presenters import (
     CARD_KEYS,
     card_context,
-    completed_summary,
-    config_rows,
     deployed_checkpoint,
     details_payload,
     failure_history,
