@@ -210,6 +210,19 @@ RULES = {
     "jobs:project-settings": [
         ("get", "/projects/{slug}/settings", None, page(200, viewer=403, editor=403))
     ],
+    "api-job-samples": [
+        ("get", "/api/jobs/{uid}/samples", None, JOB_READ),
+        ("post", "/api/jobs/{uid}/samples", {"step": 1, "samples": []}, TOKEN_WRITE),
+    ],
+    "api-job-sample-prompts": [("get", "/api/jobs/{uid}/samples/prompts", None, JOB_READ)],
+    "api-job-sample-scores": [("get", "/api/jobs/{uid}/samples/scores", None, JOB_READ)],
+    "api-job-samples-export": [
+        ("get", "/api/jobs/{uid}/samples/export?format=json", None, JOB_READ)
+    ],
+    "api-job-checkpoints": [
+        ("get", "/api/jobs/{uid}/checkpoints", None, JOB_READ),
+        ("post", "/api/jobs/{uid}/checkpoints", {"step": 1, "path": "/c"}, TOKEN_WRITE),
+    ],
     "api-job-report": [("get", "/api/jobs/{uid}/report?format=html", None, JOB_READ)],
     "api-compare-report": [
         ("get", "/api/compare/report?jobs={uid},{job2}&format=html", None, JOB_READ)
