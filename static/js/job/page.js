@@ -60,6 +60,7 @@ const feed = new LiveFeed({
       case EVENTS.ALERT_FIRED:
         fired.apply(msg);
         bell.refresh();
+        break;
       case EVENTS.COMMENT:
       case EVENTS.COMMENT_DELETED:
         comments.apply(msg);
