@@ -238,6 +238,11 @@ const commentMarks = {
       ctx.lineTo(px + 4, bottom);
       ctx.closePath();
       ctx.fill();
+    }
+    ctx.restore();
+  },
+};
+
 // Small diamonds on the x axis at given steps (checkpoints), the `best` one filled.
 const stepTicks = {
   id: "tbStepTicks",
