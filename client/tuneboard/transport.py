@@ -229,6 +229,8 @@ class Transport:
         self.backoff_max = backoff_max
         self.heartbeat = heartbeat
         self.heartbeat_interval = heartbeat_interval
+        # (events, requests accepted) of a head the server went away in the middle of.
+        self._partial = None
         self.atexit_timeout = atexit_timeout
         self._stderr = stderr
         self._http = HttpPoster(self.server, token, timeout=request_timeout)
@@ -366,6 +368,7 @@ class Transport:
                     ("unsendable", type(exc).__name__),
                     f"cannot send an event ({type(exc).__name__}: {exc}); it is dropped",
                 )
+                self._partial = None
                 used = 1
             attempt = 0
             self.queue.commit(used)
@@ -392,7 +395,16 @@ class Transport:
         )
 
     def _deliver(self, events):
-        """Send the head of the queue; returns how many events it used up."""
+        """Send the head of the queue; returns how many events it used up.
+
+        The head's requests (points, lines, samples, progress) go one after the other; if
+        the server goes away between two, the retry rebuilds the same head (no more
+        events than it had) and skips the requests already accepted, so an accepted
+        batch is never sent twice."""
+        done = set()
+        if self._partial is not None:
+            limit, done = self._partial
+            events = events[:limit]
         first = events[0]
         if first[0] == "post":
             _, path, body = first[:3]
@@ -427,24 +439,35 @@ class Transport:
                 samples.append(event[3])
             used += 1
         job = f"/api/jobs/{self.job_uid}"
+
+        def send(kind, path, body, stat=None, count=0):
+            if kind in done:
+                return  # accepted before the server went away: not again
+            try:
+                self._post(path, body, kind=kind)
+            except RetryLater:
+                self._partial = (used, done)
+                raise
+            done.add(kind)
+            if stat:
+                self.stats[stat] += count
+
         if points:
             body = '{"points":' + _encode_list(points, _point_json) + "}"
-            self._post(f"{job}/metrics", body, kind="metrics")
-            self.stats["points"] += len(points)
+            send("metrics", f"{job}/metrics", body, "points", len(points))
         if lines:
             body = '{"lines":' + _encode_list(lines, _line_json) + "}"
-            self._post(f"{job}/logs", body, kind="logs")
-            self.stats["lines"] += len(lines)
+            send("logs", f"{job}/logs", body, "lines", len(lines))
         if samples:
             host, job_uid = sample_target
             head = {"host": host}
             if job_uid:
                 head["job"] = job_uid
             body = json.dumps(head)[:-1] + ',"samples":' + _encode_list(samples, dict) + "}"
-            self._post("/api/resources", body, kind="resources")
-            self.stats["samples"] += len(samples)
+            send("resources", "/api/resources", body, "samples", len(samples))
         if progress:
-            self._post(f"{job}/status", json.dumps(progress), kind="status")
+            send("status", f"{job}/status", json.dumps(progress))
+        self._partial = None
         return used
 
     def _post(self, path, body, *, kind):
