@@ -133,6 +133,8 @@ async function start() {
   // read what came between.
   await live;
   if (!feed.paused) await feed.refresh({ quiet: true });
+  // From here on, news reaches the page by push or by the live feed's polls only.
+  document.body.dataset.synced = "true";
 }
 
 start();
