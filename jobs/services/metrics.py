@@ -33,6 +33,9 @@ LOSS_KEY = "train/loss"
 
 _MAX_STEP = 2**62
 _MAX_TIMESTAMP = 32503680000.0
+# Test-only (tests/reliability): a file path; each batch is parked there, written but not
+# committed, until the test kills the server. Never set outside the test suite.
+_HOLD_INGEST = os.environ.get("TUNEBOARD_TEST_HOLD_INGEST")
 
 
 def _clean_point_fast(point, now):
@@ -170,10 +173,8 @@ def metrics_ingest(*, job, points):
                 loss_sparkline=update["loss_sparkline"],
             )
             broadcast_after_commit([events.dashboard_group(job.project_id)], message)
-        if hold := os.environ.get("TUNEBOARD_TEST_HOLD_INGEST"):
-            # Test-only (tests/reliability): park the batch, written but not committed,
-            # until the test kills the server. Never set outside the test suite.
-            open(hold, "w").close()
+        if _HOLD_INGEST:
+            open(_HOLD_INGEST, "w").close()
             threading.Event().wait(120)
     alert_rules_on_metrics(job=job, by_key=by_key)
     return len(cleaned)

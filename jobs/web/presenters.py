@@ -8,14 +8,13 @@ import json
 import math
 from urllib.parse import quote
 
+from jobs.core.markdown import render_markdown
 from jobs.core.values import isoformat
 from jobs.events import eta_seconds, job_card, stage_payload
 from jobs.layout import FIXED_CHART_KEYS, LOSS_KEY, number_or_none, other_metric_keys
 from jobs.models import CURRENT_STATUSES, JobStatus
 from jobs.query import summary_column
 from jobs.selectors import job_mean_step_rate
-
-from .markdown import render_markdown
 
 CARD_KEYS = (
     (LOSS_KEY, "Train loss", "down"),

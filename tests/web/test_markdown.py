@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from jobs.web.markdown import render_markdown
+from jobs.core.markdown import render_markdown
 
 HOSTILE = [
     "<script>alert(1)</script>",

@@ -12,7 +12,7 @@ from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..markdown import render_markdown
+from jobs.core.markdown import render_markdown
 
 register = template.Library()
 
@@ -130,7 +130,7 @@ def clock(value):
 
 @register.filter
 def markdown(text):
-    """Notes as safe HTML, rendered as the job page renders them (`jobs/web/markdown.py`)."""
+    """Notes as safe HTML, rendered as the job page renders them (`jobs/core/markdown.py`)."""
     return render_markdown(text)
 
 

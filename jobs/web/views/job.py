@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from jobs import selectors
 from jobs.accounts.permissions import may
+from jobs.core.markdown import render_markdown
 from jobs.core.validation import InvalidInput
 from jobs.diagnostics import history, rules
 from jobs.layout import VAL_LOSS_KEY, completed_summary, config_rows, job_error, metric_layout
@@ -17,7 +18,6 @@ from jobs.models import JobStatus, Role
 from jobs.services import job_update_details
 
 from ..access import page_access, page_projects
-from ..markdown import render_markdown
 from ..presenters import (
     CARD_KEYS,
     card_context,
