@@ -104,7 +104,7 @@ def status_of(page, path):
 
 
 def test_signing_in_with_the_provider_creates_the_account_with_its_groups_roles(
-    page, provider, sso_server
+    page, provider, sso_server, artifacts
 ):
     provider.person = {
         "sub": "ada-0001",
@@ -112,6 +112,8 @@ def test_signing_in_with_the_provider_creates_the_account_with_its_groups_roles(
         "email": "ada@example.test",
         "groups": ["ml-team", "unmapped-group"],
     }
+    page.goto("/login/")
+    page.screenshot(path=artifacts / "sso-login.png")
     sign_in_with_provider(page)
     page.wait_for_url(f"{sso_server['url']}/")
     expect(page.locator(".topbar__user .who")).to_have_text("ada")
