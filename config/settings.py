@@ -230,6 +230,60 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Single sign-on with OpenID Connect (mozilla-django-oidc, jobs/web/oidc.py): off unless
+# TUNEBOARD_OIDC_ISSUER is set. The provider's endpoints come from its discovery document
+# (<issuer>/.well-known/openid-configuration) unless given one by one. Username and
+# password sign-in stays on either way.
+TUNEBOARD_OIDC_ISSUER = envstr("TUNEBOARD_OIDC_ISSUER").strip().rstrip("/")
+TUNEBOARD_OIDC_PROVIDER_NAME = envstr("TUNEBOARD_OIDC_PROVIDER_NAME", "single sign-on").strip()
+TUNEBOARD_OIDC_USERNAME_CLAIM = envstr("TUNEBOARD_OIDC_USERNAME_CLAIM", "preferred_username")
+TUNEBOARD_OIDC_GROUPS_CLAIM = envstr("TUNEBOARD_OIDC_GROUPS_CLAIM", "groups")
+_ROLES = ("viewer", "editor", "admin")
+
+
+def _oidc_roles(raw):
+    """TUNEBOARD_OIDC_ROLES: "group:project-slug:role,..." as (group, slug, role) triples."""
+    triples = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        group, _, rest = item.rpartition(":")
+        group, _, slug = group.rpartition(":")
+        role = rest.strip().lower()
+        if not group.strip() or not slug.strip() or role not in _ROLES:
+            raise ImproperlyConfigured(
+                f"TUNEBOARD_OIDC_ROLES: {item!r} is not group:project-slug:role "
+                f"(role one of {', '.join(_ROLES)})"
+            )
+        triples.append((group.strip(), slug.strip(), role))
+    return triples
+
+
+TUNEBOARD_OIDC_ROLES = _oidc_roles(envstr("TUNEBOARD_OIDC_ROLES"))
+OIDC_RP_CLIENT_ID = envstr("TUNEBOARD_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = envstr("TUNEBOARD_OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = envstr("TUNEBOARD_OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = envstr("TUNEBOARD_OIDC_SIGN_ALGO", "RS256")
+# Explicit endpoints (blank: from discovery).
+OIDC_OP_AUTHORIZATION_ENDPOINT = envstr("TUNEBOARD_OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = envstr("TUNEBOARD_OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = envstr("TUNEBOARD_OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = envstr("TUNEBOARD_OIDC_JWKS_ENDPOINT")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = envint("TUNEBOARD_OIDC_TIMEOUT", 10, minimum=1)
+OIDC_AUTHENTICATION_CALLBACK_URL = "jobs:oidc-callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+if TUNEBOARD_OIDC_ISSUER:
+    if not TUNEBOARD_OIDC_ISSUER.startswith(("https://", "http://")):
+        raise ImproperlyConfigured("TUNEBOARD_OIDC_ISSUER must be an http(s) URL")
+    if not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "TUNEBOARD_OIDC_ISSUER needs TUNEBOARD_OIDC_CLIENT_ID and TUNEBOARD_OIDC_CLIENT_SECRET"
+        )
+    if OIDC_RP_SIGN_ALGO.startswith("HS"):
+        raise ImproperlyConfigured("TUNEBOARD_OIDC_SIGN_ALGO must be an RS or ES algorithm")
+    AUTHENTICATION_BACKENDS.append("jobs.web.oidc.SignInBackend")
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

@@ -22,6 +22,7 @@ from .models import (
     LogEntry,
     MetricPoint,
     ShareLink,
+    SignInIdentity,
     Stage,
 )
 
@@ -382,3 +383,12 @@ class ShareLinkAdmin(ReadOnlyAdmin):
         for link in queryset:
             services.share_link_revoke(link=link, actor=request.user)
         self.message_user(request, f"Revoked {queryset.count()} share link(s).")
+
+
+@admin.register(SignInIdentity)
+class SignInIdentityAdmin(ReadOnlyAdmin):
+    """Accounts made by single sign-on and the provider's subject each signs in as."""
+
+    list_display = ("user", "issuer", "subject", "created_at", "last_sign_in_at")
+    search_fields = ("user__username", "subject")
+    list_select_related = ("user",)

@@ -26,6 +26,11 @@ def job_comments_group(uid):
     return f"job-comments.{uid}"
 
 
+def user_group(user_id):
+    """The Channels group of one signed-in user's job and dashboard pages (their bell)."""
+    return f"user.{user_id}"
+
+
 def share_link_group(link_id):
     """The Channels group of the sockets opened through one share link (closed on revoke)."""
     return f"share.{link_id}"
@@ -48,6 +53,8 @@ JOB_DELETED = "job_deleted"
 # Job comments group (`/ws/jobs/{uid}/`, members only):
 COMMENT = "comment"
 COMMENT_DELETED = "comment_deleted"
+# User group (`/ws/jobs/{uid}/` and `/ws/dashboard/` of a signed-in user):
+NOTIFICATION = "notification"
 # Share link group (`/ws/s/{secret}/`): the link was revoked, the socket closes.
 SHARE_REVOKED = "share_revoked"
 
@@ -227,6 +234,12 @@ def alert_fired_message(fired):
         "alert": fired.id,
         "state": "resolved" if fired.resolved_at else "firing",
     }
+
+
+def notification_message(notification):
+    """The bell: the user has a new notification (a mention). Only that user hears it;
+    the page reads the bell's list again from the API."""
+    return {"type": NOTIFICATION, "id": notification.pk, "kind": notification.kind}
 
 
 def comment_payload(comment):

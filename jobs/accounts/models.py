@@ -153,3 +153,30 @@ class ShareLink(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class SignInIdentity(models.Model):
+    """An account's identity at an OpenID Connect provider (single sign-on).
+
+    The provider's `sub` claim names a person for good (an email address or a username
+    may change, or be reused); the account is found by issuer and subject, never by a
+    matching name, so a provider cannot sign anyone into an existing local account.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["issuer", "subject"]
+        constraints = [
+            # Sign-in: WHERE issuer = ? AND subject = ? (the unique index serves it).
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sign_in_identity_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} at {self.issuer}"

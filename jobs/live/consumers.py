@@ -29,6 +29,7 @@ from jobs.events import (
     job_comments_group,
     job_group,
     share_link_group,
+    user_group,
 )
 from jobs.live.sessions import socket_groups
 from jobs.models import Project
@@ -149,6 +150,9 @@ class _GroupConsumer(AsyncJsonWebsocketConsumer):
     async def join(self, *groups):
         """Follow `groups`' pushes, and close when the viewer's sign-in ends (sessions.py)."""
         self.group = groups[0] if groups else None
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            groups = (*groups, user_group(user.pk))  # the bell's own pushes
         self.followed = groups
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)

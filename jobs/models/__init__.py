@@ -10,6 +10,7 @@ from jobs.accounts.models import (
     Project,
     Role,
     ShareLink,
+    SignInIdentity,
     role_at_least,
     token_hash,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "Sample",
     "SavedView",
     "ShareLink",
+    "SignInIdentity",
     "Stage",
     "StageName",
     "StageStatus",

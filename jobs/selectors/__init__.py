@@ -16,6 +16,7 @@ from .alert_rules import (
 from .alerts import alert_open_findings
 from .collab import (
     audit_list,
+    bell_unread,
     comment_list,
     comment_steps,
     notification_list,
@@ -107,6 +108,7 @@ __all__ = [
     "alert_open_findings",
     "alert_rules_of",
     "audit_list",
+    "bell_unread",
     "channel_payload",
     "checkpoint_list",
     "comment_list",

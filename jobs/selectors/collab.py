@@ -3,7 +3,7 @@
 from django.db.models import Count
 
 from jobs.events import comment_payload
-from jobs.models import AuditEvent, Comment, Notification, ShareLink
+from jobs.models import AuditEvent, Comment, FiredAlert, Notification, ShareLink
 
 COMMENTS_MAX = 500
 NOTIFICATIONS_SHOWN = 20
@@ -55,6 +55,18 @@ def notification_list(user, readable=None, limit=NOTIFICATIONS_SHOWN):
     unread = rows.filter(read_at__isnull=True).count()
     shown = rows.select_related("job", "comment", "actor")[:limit]
     return unread, [notification_payload(n) for n in shown]
+
+
+def bell_unread(user, readable=None):
+    """The bell's one unread count: `user`'s unread notifications and unread fired
+    alerts of their rules, on jobs of the projects they may still read (`readable`:
+    project ids, None for all)."""
+    notes = Notification.objects.filter(user=user, read_at__isnull=True)
+    fired = FiredAlert.objects.filter(rule__owner=user, read_at__isnull=True)
+    if readable is not None:
+        notes = notes.filter(job__project_id__in=readable)
+        fired = fired.filter(job__project_id__in=readable)
+    return notes.count() + fired.count()
 
 
 def share_link_list(job):

@@ -56,6 +56,7 @@ from .samples import (
 )
 from .saved_views import saved_view_delete, saved_view_save
 from .share_links import share_link_create, share_link_revoke
+from .sign_in import sign_in_identity_user
 from .stages import stage_move
 from .tokens import token_create, token_revoke
 
@@ -106,6 +107,7 @@ __all__ = [
     "saved_view_save",
     "share_link_create",
     "share_link_revoke",
+    "sign_in_identity_user",
     "stage_move",
     "token_create",
     "token_revoke",

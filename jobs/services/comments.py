@@ -72,12 +72,16 @@ def mentioned_users(job, body, author):
 
 def _notify_mentions(comment):
     for user in mentioned_users(comment.job, comment.body, comment.author):
-        Notification.objects.get_or_create(
+        notification, created = Notification.objects.get_or_create(
             user=user,
             comment=comment,
             kind=NotificationKind.MENTION,
             defaults={"job": comment.job, "actor": comment.author},
         )
+        if created:
+            broadcast_after_commit(
+                [events.user_group(user.pk)], events.notification_message(notification)
+            )
 
 
 def _push(comment):

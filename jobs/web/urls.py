@@ -14,6 +14,9 @@ urlpatterns = [
     path("runs", runs.runs, name="runs"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    # Single sign-on (OpenID Connect): 404 unless TUNEBOARD_OIDC_ISSUER is set.
+    path("oidc/start/", auth.SsoStartView.as_view(), name="oidc-start"),
+    path("oidc/callback/", auth.SsoCallbackView.as_view(), name="oidc-callback"),
     path("healthz", auth.healthz, name="healthz"),
     path("settings/alerts", alerts.alert_settings, name="alert-settings"),
     path("s/<slug:secret>/", shared.shared_page, name="shared"),

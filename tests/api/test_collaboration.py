@@ -148,15 +148,31 @@ def test_notifications_are_marked_read_by_id_or_all(team):
     assert bad.status_code == 400 and "ids" in bad.json()
 
 
-def test_the_bell_in_the_top_bar_shows_the_unread_count_and_marks_all_read(team):
+def test_the_bell_counts_alerts_and_mentions_as_one_and_marks_both_read(team):
     comment(signed_in(team["editor"]), "@vera see step 3")
+    services.alert_rule_create(
+        owner=team["viewer"], name="nan watch", condition={"type": "nan", "key": "train/loss"}
+    )
+    points = [{"key": "train/loss", "step": 1, "value": "nan"}]
+    services.metrics_ingest(job=team["job"], points=points)
     page = Client()
     page.force_login(team["viewer"])
     html = page.get("/job/vit-1").content.decode()
-    assert 'id="bell-count">1<' in html and "see step 3" in html
+    assert 'id="bell-count">2<' in html and 'aria-label="Notifications, 2 unread"' in html
+    assert html.count('class="menu bell"') == 1 and "alert-bell" not in html
     response = page.post("/notifications/read", {"next": "/job/vit-1"})
     assert response.status_code == 302 and response["Location"] == "/job/vit-1"
-    assert 'id="bell-count"' not in page.get("/job/vit-1").content.decode()
+    html = page.get("/job/vit-1").content.decode()
+    assert 'id="bell-count" hidden' in html
+    assert signed_in(team["viewer"]).get("/api/alerts").json()["unread"] == 0
+
+
+def test_a_share_link_page_has_no_bell_even_for_a_signed_in_reader(team):
+    client = signed_in(team["editor"])
+    link = client.post("/api/jobs/vit-1/share-links", {}, format="json").json()
+    html = client.get(link["url"]).content.decode()
+    assert "/s/" in link["url"] and "share-banner" in html
+    assert 'class="menu bell"' not in html and 'id="bell-count"' not in html
 
 
 def test_a_members_notifications_of_a_project_they_left_are_hidden(team):

@@ -83,12 +83,14 @@ def test_a_rule_made_in_the_ui_fires_on_the_clients_nan_and_rings_the_bell(page,
         expect(fired).to_be_visible(timeout=15000)
         expect(fired).to_contain_text("e2e nan watch")
         expect(fired).to_contain_text("train/loss is NaN or infinite: NaN at step 2")
-        count = page.locator("#alert-bell-count")
+        count = page.locator("#bell-count")
         expect(count).to_be_visible()
         unread = int(count.inner_text())
         assert unread >= 1
-        page.locator("#alert-bell summary").click()
-        expect(page.locator(".bell__item").first).to_contain_text("e2e nan watch")
+        page.locator("[data-testid=bell]").click()
+        alert = page.locator('.bell__item[data-kind="alert"]').first
+        expect(alert).to_contain_text("e2e nan watch fired on e2e alerts run")
+        page.locator(".bell__read button").click()
         expect(count).to_be_hidden()
     finally:
         run.finish()

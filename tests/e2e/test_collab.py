@@ -99,14 +99,27 @@ def test_two_people_comment_on_a_job_and_see_each_others_comments_live(
     expect(mine.locator(".comment__body")).to_have_text("Agreed <b>not bold</b>")
     expect(mine.locator(".comment__author")).to_have_text(SECOND)
 
-    # The mention is in the second person's bell.
-    second_page.reload()
+    # The mention reaches the second person's bell live (their own push), without a reload.
     expect(second_page.locator("#bell-count")).to_have_text("1")
-    second_page.locator("[data-testid=bell]").click()
-    expect(second_page.locator(".bell__item").first).to_contain_text("mentioned you")
+    expect(second_page.locator("[data-testid=bell]")).to_have_attribute(
+        "aria-label", "Notifications, 1 unread"
+    )
+    # Keyboard: Enter opens the bell, arrows reach its items, Escape closes it.
+    second_page.locator("[data-testid=bell]").focus()
+    second_page.keyboard.press("Enter")
+    mention = second_page.locator('.bell__item[data-kind="mention"]').first
+    expect(mention).to_contain_text("e2e-viewer mentioned you on Collaboration run")
+    expect(mention).to_have_class(re.compile("bell__item--unread"))
+    second_page.keyboard.press("ArrowDown")
+    expect(second_page.locator(".bell__item").first).to_be_focused()
     second_page.screenshot(path=artifacts / "collab-bell.png")
+    second_page.keyboard.press("Escape")
+    expect(second_page.locator("#bell .bell__list")).to_be_hidden()
+    expect(second_page.locator("[data-testid=bell]")).to_be_focused()
+    second_page.locator("[data-testid=bell]").click()
     second_page.locator(".bell__read button").click()
-    expect(second_page.locator("#bell-count")).to_have_count(0)
+    expect(second_page.locator("#bell-count")).to_be_hidden()
+    expect(mention).not_to_have_class(re.compile("bell__item--unread"))
     expect(second_page.locator("#conn")).to_have_attribute("data-state", "live")
 
     # An edit and a deletion reach the other page live.

@@ -104,3 +104,24 @@ async def test_a_socket_for_an_unknown_job_is_refused():
     _, connected, code = await connect("/ws/jobs/no-such-job/", user)
     assert not connected
     assert code == 4403
+
+
+async def test_a_mention_rings_the_mentioned_users_bell_on_their_dashboard_socket_only():
+    author = await database_sync_to_async(make_user)("writer")
+    mentioned = await database_sync_to_async(make_user)("reader")
+    bystander = await database_sync_to_async(make_user)("bystander")
+    job = await database_sync_to_async(make_job)(uid="bell-job", status=JobStatus.RUNNING)
+    theirs, connected, _ = await connect("/ws/dashboard/", mentioned)
+    assert connected
+    others, connected, _ = await connect("/ws/dashboard/", bystander)
+    assert connected
+
+    await database_sync_to_async(services.comment_create)(
+        job=job, author=author, body="@reader the loss spiked"
+    )
+
+    message = await theirs.receive_json_from(timeout=3)
+    assert message["type"] == "notification" and message["kind"] == "mention"
+    assert await others.receive_nothing(timeout=0.3)
+    await theirs.disconnect()
+    await others.disconnect()

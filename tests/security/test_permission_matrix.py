@@ -200,6 +200,10 @@ RULES = {
         ("put", "/login/", {}, {**every(302), "share": 200, "foreign": 200}),
     ],
     "jobs:logout": [("post", "/logout/", None, every(302))],
+    # Single sign-on is off here (no TUNEBOARD_OIDC_ISSUER): its routes do not exist.
+    # On, they are the public start and end of the provider's flow (tests/e2e/test_sso.py).
+    "jobs:oidc-start": [("get", "/oidc/start/", None, every(404))],
+    "jobs:oidc-callback": [("get", "/oidc/callback/?code=c&state=s", None, every(404))],
     "jobs:healthz": [("get", "/healthz", None, every(200))],
     "jobs:shared": [
         ("get", "/s/{secret}/", None, every(200)),

@@ -116,7 +116,7 @@ def test_notify_me_opens_the_rule_form_with_the_job_scope(client):
     job = make_job(uid="mistral-3", status=JobStatus.RUNNING)
     page = client.get(f"/job/{job.uid}").content.decode()
     assert "/settings/alerts?job=mistral-3#rule-sheet" in page and "Notify me…" in page
-    assert 'id="alert-bell"' in page
+    assert 'id="bell"' in page
     form = client.get("/settings/alerts?job=mistral-3").content.decode()
     assert 'name="scope_job" value="mistral-3"' in form
 

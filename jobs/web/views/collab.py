@@ -36,10 +36,12 @@ def collaboration_context(request, job):
 
 @require_POST
 def notifications_read(request):
-    """The bell's "Mark all read" (a form): then back to the page it was sent from."""
+    """The bell's "Mark all read" (a form, when scripts do not run): mentions and fired
+    alerts alike; then back to the page it was sent from."""
     if not request.user.is_authenticated:
         return redirect("jobs:login")
     services.notifications_mark_read(user=request.user)
+    services.fired_alerts_mark_read(owner=request.user)
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
@@ -47,12 +49,13 @@ def notifications_read(request):
 
 
 def notification_menu(request):
-    """Template context for the top bar's bell: unread count and newest mentions."""
+    """Template context for the top bar's bell: its one unread count (alerts and
+    mentions), drawn before any script runs; static/js/lib/bell.js lists the items.
+    No bell on share-link pages."""
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated) or request.path.startswith("/s/"):
         return {}
-    unread, items = selectors.notification_list(user, readable_project_ids(user), limit=10)
-    return {"bell": {"unread": unread, "items": items}}
+    return {"bell": {"unread": selectors.bell_unread(user, readable_project_ids(user))}}
 
 
 # --- project settings --------------------------------------------------------------------

@@ -5,7 +5,6 @@
 import "../lib/theme.js";
 import "../lib/shortcuts.js";
 import "../lib/menus.js";
-import "../lib/bell.js";
 
 const form = document.getElementById("rule-form");
 

@@ -4,7 +4,6 @@
 import "../lib/theme.js";
 import "../lib/shortcuts.js";
 import "../lib/menus.js";
-import "../lib/bell.js";
 
 // Without jobs to compare (none or one picked, or unknown ones) the page has no charts
 // and no Chart.js: only the modules every page shares run.

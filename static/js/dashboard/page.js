@@ -35,6 +35,7 @@ const feed = new LiveFeed({
         cards.applyAlerts(msg);
         break;
       case EVENTS.ALERT_FIRED:
+      case EVENTS.NOTIFICATION:
         bell.refresh();
         break;
       default:

@@ -63,6 +63,9 @@ const feed = new LiveFeed({
         fired.apply(msg);
         bell.refresh();
         break;
+      case EVENTS.NOTIFICATION:
+        bell.refresh();
+        break;
       case EVENTS.COMMENT:
       case EVENTS.COMMENT_DELETED:
         comments.apply(msg);

@@ -22,6 +22,8 @@ export const EVENTS = Object.freeze({
   // /ws/jobs/<uid>/ (members only; a share link's socket does not carry them)
   COMMENT: "comment", // a comment was written or edited: {comment}
   COMMENT_DELETED: "comment_deleted", // a comment was deleted: {job, id}
+  // both sockets, a signed-in user's own: they have a new notification (a mention): {id, kind}
+  NOTIFICATION: "notification",
   // both sockets: the page's liveness check and the server's answer
   PING: "ping",
   PONG: "pong",
