@@ -43,7 +43,8 @@ def alerts_evaluate(now=None):
 
 
 def _rule_jobs(rule):
-    """The running jobs in the rule's scope that its owner may see."""
+    """The running jobs in the rule's scope: of its project (a project rule), or that its
+    owner may see (a personal rule)."""
     jobs = Job.objects.filter(status=JobStatus.RUNNING)
     if rule.scope_job_id:
         jobs = jobs.filter(pk=rule.scope_job_id)
@@ -52,7 +53,8 @@ def _rule_jobs(rule):
     if rule.scope_model:
         jobs = jobs.filter(base_model=rule.scope_model)
     if rule.project_id:
-        jobs = jobs.filter(project_id=rule.project_id)
+        # A project rule watches its project's jobs, whoever made it.
+        return jobs.filter(project_id=rule.project_id)
     readable = readable_project_ids(rule.owner)
     if readable is not None:
         jobs = jobs.filter(project_id__in=readable)

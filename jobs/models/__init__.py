@@ -29,6 +29,7 @@ from .job import (
 from .logs import LogEntry, LogLevel
 from .metrics import MetricPoint, MetricRollup, MetricSummary, loss_like
 from .rules import (
+    SEVERITY_RANK,
     AlertChannel,
     AlertDelivery,
     AlertRule,
@@ -37,7 +38,9 @@ from .rules import (
     ConditionType,
     DeliveryEvent,
     FiredAlert,
+    FiredAlertRead,
     RuleAction,
+    Severity,
     condition_words,
 )
 from .samples import Checkpoint, Sample, prompt_hash_of
@@ -46,6 +49,7 @@ from .saved_views import SavedView
 __all__ = [
     "CURRENT_STATUSES",
     "FINISHED_STATUSES",
+    "SEVERITY_RANK",
     "STAGE_ORDER",
     "Alert",
     "AlertChannel",
@@ -60,6 +64,7 @@ __all__ = [
     "ConditionType",
     "DeliveryEvent",
     "FiredAlert",
+    "FiredAlertRead",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -75,6 +80,7 @@ __all__ = [
     "RuleAction",
     "Sample",
     "SavedView",
+    "Severity",
     "ShareLink",
     "Stage",
     "StageName",
