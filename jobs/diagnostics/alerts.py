@@ -9,6 +9,7 @@ only time can trigger (no heartbeat for N minutes, throughput below X steps/s), 
 watch_alerts`, or the server's embedded daemon).
 """
 
+import logging
 from datetime import timedelta
 
 from django.db.models import Q
@@ -22,6 +23,8 @@ from jobs.services.alert_rules import alert_message
 
 from .delivery import alerts_deliver, rule_deliveries_send
 from .rules import job_findings
+
+logger = logging.getLogger("jobs.alerts")
 
 # Throughput is measured on the steps of the loss, as the job page's step rate is.
 THROUGHPUT_KEY = "train/loss"
@@ -129,7 +132,13 @@ def alerts_pass(now=None):
     """One pass of the alert watcher: evaluate findings and time rules, then deliver
     what is due; returns the alerts created."""
     created = alerts_evaluate(now=now)
-    rules_evaluate_time(now=now)
+    fired = rules_evaluate_time(now=now)
     alerts_deliver(now=now)
-    rule_deliveries_send(now=now)
+    sent = rule_deliveries_send(now=now)
+    logger.debug(
+        "Alert watcher pass: %d finding(s), %d rule alert(s) fired, %d sent",
+        len(created),
+        len(fired),
+        sent,
+    )
     return created
