@@ -37,12 +37,13 @@ def channel_payload(channel, secret=None):
     return payload
 
 
-def rule_payload(rule, reader=None):
-    """A rule as `reader` sees it: of its channels, only the reader's own ids."""
+def rule_payload(rule, reader=None, token=None):
+    """A rule as `reader` (through `token`, if any) sees it: of its channels, only the
+    reader's own ids; whether they may change it."""
     reader_id = reader.pk if reader is not None else rule.owner_id
     editable = rule.owner_id == reader_id if rule.project_id is None else None
     if editable is None:
-        editable = reader is not None and may(reader, rule.project_id, Role.EDITOR)
+        editable = reader is not None and may(reader, rule.project_id, Role.EDITOR, token)
     return {
         "id": rule.pk,
         "name": rule.name,

@@ -241,13 +241,13 @@ def _scope_clean(raw, owner, errors, project=None):
     return scope
 
 
-def _project_clean(raw, user, errors):
+def _project_clean(raw, user, errors, token=None):
     """The project a shared rule belongs to (by slug), one `user` may edit; None for a
     personal rule."""
     if raw in (None, ""):
         return None
     project = Project.objects.filter(slug=raw).first() if isinstance(raw, str) else None
-    if project is None or not may(user, project.pk, Role.EDITOR):
+    if project is None or not may(user, project.pk, Role.EDITOR, token):
         # An unknown project reads the same as one the user may not edit.
         errors["project"] = [f"No project {raw!r} whose rules you may edit."]
         return None
@@ -314,19 +314,21 @@ def alert_rule_create(
     action="notify",
     severity="warning",
     project=None,
+    token=None,
 ):
     """A rule of `owner`, validated whole: name, scope (`{"job"?, "tag"?, "model"?}`, the
     job one `owner` may see), condition, channels (ids of `owner`'s channels), cooldown
     (minutes between two episodes on one job), action ("notify" or "stop"), severity
     ("info", "warning", "critical") and `project` (a slug: a rule shared with that
-    project, watching its jobs only; `owner` must be an editor or admin there)."""
+    project, watching its jobs only; `owner`, through `token` if the request came with
+    one, must be an editor or admin there)."""
     errors = {}
     name = _clean_name(name, errors)
     try:
         condition = condition_clean(condition)
     except InvalidInput as exc:
         errors.update(exc.detail)
-    project = _project_clean(project, owner, errors)
+    project = _project_clean(project, owner, errors, token)
     if "project" not in errors:
         scope = _scope_clean(scope, owner, errors, project)
     chosen = _channels_clean(channels, owner, errors)
@@ -354,15 +356,15 @@ def alert_rule_create(
     return rule
 
 
-def rule_may_edit(user, rule):
+def rule_may_edit(user, rule, token=None):
     """Whether `user` may change or delete `rule`: its owner (a personal rule), an
     editor or admin of its project (a project rule)."""
     if rule.project_id is None:
         return rule.owner_id == user.pk
-    return may(user, rule.project_id, Role.EDITOR)
+    return may(user, rule.project_id, Role.EDITOR, token)
 
 
-def _editable_rule(user, rule_id):
+def _editable_rule(user, rule_id, token=None):
     """`rule_id` when `user` may see it (`NotFound`-worthy None otherwise), and whether
     they may change it."""
     rule = AlertRule.objects.filter(pk=rule_id).first()
@@ -370,22 +372,22 @@ def _editable_rule(user, rule_id):
         return None, False
     if rule.project_id is None:
         return (rule, True) if rule.owner_id == user.pk else (None, False)
-    readable = readable_project_ids(user)
+    readable = readable_project_ids(user, token)
     if readable is not None and rule.project_id not in readable:
         return None, False
-    return rule, rule_may_edit(user, rule)
+    return rule, rule_may_edit(user, rule, token)
 
 
 EDITABLE_FIELDS = ("name", "condition", "cooldown_minutes", "action", "severity", "active")
 
 
-def alert_rule_update(*, user, rule_id, changes):
+def alert_rule_update(*, user, rule_id, changes, token=None):
     """Change a rule `user` may edit (`changes`: any of name, condition, cooldown_minutes,
     action, severity, active, channels), validated whole. `channels` sets the caller's own
     channels on the rule and leaves other members' channels as they are. Returns the
     rule; None when `user` may not see it; raises `PermissionError` when they may see
     but not change it (a viewer of a project rule)."""
-    rule, editable = _editable_rule(user, rule_id)
+    rule, editable = _editable_rule(user, rule_id, token)
     if rule is None:
         return None
     if not editable:
@@ -432,7 +434,7 @@ def alert_rule_update(*, user, rule_id, changes):
     return rule
 
 
-def alert_rule_delete(*, owner, rule_id, as_admin=False):
+def alert_rule_delete(*, owner, rule_id, as_admin=False, token=None):
     """Delete a rule `owner` may edit (their own, or a project rule of a project where
     they are an editor or admin; any rule `as_admin`, the Django admin); its fired alerts
     go with it. False when `owner` may not see it; `PermissionError` when they may see
@@ -440,7 +442,7 @@ def alert_rule_delete(*, owner, rule_id, as_admin=False):
     if as_admin:
         rule, editable = AlertRule.objects.filter(pk=rule_id).first(), True
     else:
-        rule, editable = _editable_rule(owner, rule_id)
+        rule, editable = _editable_rule(owner, rule_id, token)
     if rule is None:
         return False
     if not editable:

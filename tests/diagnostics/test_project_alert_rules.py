@@ -262,3 +262,21 @@ def test_the_firing_badges_count_the_rules_a_reader_sees_with_the_worst_severity
     assert quiet.uid not in ed
     assert client_of(users["out"]).get("/api/alerts/firing").json() == {"jobs": {}}
     assert client_of(users["out"]).get(f"/api/alerts/firing?job={job.uid}").status_code == 404
+
+
+def test_an_editors_read_only_token_neither_shares_nor_changes_project_rules(team):
+    project, users = team
+    rule = shared_rule(users["ada"], project)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(users['ed'], role='viewer')[1]}")
+    made = client.post(
+        "/api/alert-rules",
+        {"name": "x", "project": "vision", "condition": {"type": "nan", "key": "k"}},
+        format="json",
+    )
+    assert made.status_code == 400 and "project" in made.json()
+    listed = {r["id"]: r for r in client.get("/api/alert-rules").json()}
+    assert listed[rule.pk]["editable"] is False
+    changed = client.patch(f"/api/alert-rules/{rule.pk}", {"severity": "info"}, format="json")
+    assert changed.status_code == 403
+    assert client.delete(f"/api/alert-rules/{rule.pk}").status_code == 403

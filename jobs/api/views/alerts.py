@@ -18,6 +18,7 @@ from jobs.api.http import (
     body,
     job_or_404,
     request_projects,
+    request_token,
 )
 from jobs.api.serializers.alerts import (
     ChannelInput,
@@ -100,7 +101,8 @@ class AlertRuleListApi(ApiView):
     )
     def get(self, request):
         rules = selectors.alert_rules_of(request.user, request_projects(request))
-        return Response([selectors.rule_payload(r, request.user) for r in rules])
+        token = request_token(request)
+        return Response([selectors.rule_payload(r, request.user, token) for r in rules])
 
     @extend_schema(
         summary="Create an alert rule",
@@ -111,7 +113,7 @@ class AlertRuleListApi(ApiView):
         """Bad input is a 400 naming each field (`{"condition": {"op": [...]}}`); nothing
         is saved then."""
         data = body(RuleInput, request)
-        rule = services.alert_rule_create(owner=request.user, **data)
+        rule = services.alert_rule_create(owner=request.user, token=request_token(request), **data)
         return Response(selectors.rule_payload(rule, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -128,12 +130,17 @@ class AlertRuleApi(ApiView):
         403); `channels` sets only your own channels on it."""
         changes = request.data if isinstance(request.data, dict) else None
         try:
-            rule = services.alert_rule_update(user=request.user, rule_id=rule_id, changes=changes)
+            rule = services.alert_rule_update(
+                user=request.user,
+                rule_id=rule_id,
+                changes=changes,
+                token=request_token(request),
+            )
         except PermissionError as error:
             raise PermissionDenied(str(error)) from None
         if rule is None:
             raise NotFound(f"No rule {rule_id}.")
-        return Response(selectors.rule_payload(rule, request.user))
+        return Response(selectors.rule_payload(rule, request.user, request_token(request)))
 
     @extend_schema(
         summary="Delete an alert rule",
@@ -141,7 +148,9 @@ class AlertRuleApi(ApiView):
     )
     def delete(self, request, rule_id):
         try:
-            deleted = services.alert_rule_delete(owner=request.user, rule_id=rule_id)
+            deleted = services.alert_rule_delete(
+                owner=request.user, rule_id=rule_id, token=request_token(request)
+            )
         except PermissionError as error:
             raise PermissionDenied(str(error)) from None
         if not deleted:
