@@ -24,6 +24,8 @@ export async function refresh() {
 }
 
 if (enabled) {
+  // The server painted the first cards' badges; the cards that come later need the map.
+  refresh();
   // Cards added by "Show more", filters or a push get their badge as they arrive.
   new MutationObserver((changes) => {
     for (const change of changes) {

@@ -34,6 +34,13 @@ async function refreshBadge() {
   if (jobs) paintBadge(badge, jobs[uid]);
 }
 
+/** A poll or a catch-up after a reconnect (pushes may have been missed): the badge is
+ * read again; nothing here counts as a change. */
+export async function poll() {
+  await refreshBadge();
+  return 0;
+}
+
 /** An `alert_fired` push. */
 export async function apply() {
   refreshBadge();
