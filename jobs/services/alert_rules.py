@@ -384,16 +384,18 @@ EDITABLE_FIELDS = ("name", "condition", "cooldown_minutes", "action", "severity"
 def alert_rule_update(*, user, rule_id, changes, token=None):
     """Change a rule `user` may edit (`changes`: any of name, condition, cooldown_minutes,
     action, severity, active, channels), validated whole. `channels` sets the caller's own
-    channels on the rule and leaves other members' channels as they are. Returns the
-    rule; None when `user` may not see it; raises `PermissionError` when they may see
-    but not change it (a viewer of a project rule)."""
+    channels on the rule and leaves other members' channels as they are: any member who
+    sees a project rule may do that much (a viewer too: it changes nothing for others).
+    Returns the rule; None when `user` may not see it; raises `PermissionError` when they
+    may see but not change it (a viewer of a project rule changing more than their
+    channels)."""
     rule, editable = _editable_rule(user, rule_id, token)
     if rule is None:
         return None
-    if not editable:
-        raise PermissionError("Only the project's editors and admins change its rules.")
     if not isinstance(changes, dict):
         raise InvalidInput({"non_field_errors": ["An object of the fields to change."]})
+    if not editable and set(changes) - {"channels"}:
+        raise PermissionError("Only the project's editors and admins change its rules.")
     errors = {}
     if unknown := set(changes) - {*EDITABLE_FIELDS, "channels"}:
         errors["non_field_errors"] = [f"Cannot change {', '.join(sorted(unknown))}."]

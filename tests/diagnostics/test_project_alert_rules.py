@@ -149,6 +149,14 @@ def test_members_see_a_project_rule_viewers_read_only_outsiders_not_at_all(team)
         == 403
     )
     assert viewer.delete(f"/api/alert-rules/{rule.pk}").status_code == 403
+    # A viewer may still choose where they themselves hear of it: their own channels.
+    vi_mail, _ = services.alert_channel_create(
+        owner=users["vi"], name="vi mail", kind="email", target="vi@example.org"
+    )
+    mine = viewer.patch(f"/api/alert-rules/{rule.pk}", {"channels": [vi_mail.pk]}, format="json")
+    assert mine.status_code == 200 and mine.json()["channels"] == [vi_mail.pk]
+    mixed = {"channels": [], "severity": "info"}
+    assert viewer.patch(f"/api/alert-rules/{rule.pk}", mixed, format="json").status_code == 403
     outsider = client_of(users["out"])
     assert (
         outsider.patch(f"/api/alert-rules/{rule.pk}", {"name": "y"}, format="json").status_code

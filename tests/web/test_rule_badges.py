@@ -110,3 +110,25 @@ def test_the_rule_form_shares_a_rule_with_a_project(team):
     assert response.status_code == 302
     html = signed_in(users["vi"]).get("/settings/alerts").content.decode()
     assert "team nan" in html and "shared with Vision" in html
+
+
+def test_a_viewer_picks_their_own_channels_for_a_shared_rule_on_the_page(team):
+    _project, users = team
+    rule = services.alert_rule_create(
+        owner=users["ada"],
+        name="team rule",
+        condition={"type": "event", "events": ["failed"]},
+        project="vision",
+    )
+    mail, _ = services.alert_channel_create(
+        owner=users["vi"], name="vi mail", kind="email", target="vi@example.org"
+    )
+    viewer = signed_in(users["vi"])
+    response = viewer.post(
+        "/settings/alerts", {"do": "rule-channels", "rule": str(rule.pk), "channels": [mail.pk]}
+    )
+    assert response.status_code == 302
+    assert list(rule.channels.all()) == [mail]
+    assert "→ vi mail" in viewer.get("/settings/alerts").content.decode()
+    # The rule's maker does not see the viewer's channel.
+    assert "vi mail" not in signed_in(users["ada"]).get("/settings/alerts").content.decode()

@@ -191,6 +191,14 @@ def alert_settings(request):
             context = _context(request, form=form, errors=form_errors(error.detail), open_form=True)
             return render(request, "jobs/alert_settings.html", context, status=400)
         return redirect("/settings/alerts?done=rule")
+    if action == "rule-channels" and post.get("rule", "").isdigit():
+        # A member's own channels on a shared rule (any member, a viewer too).
+        chosen = [int(c) for c in post.getlist("channels") if c.isdigit()]
+        with contextlib.suppress(InvalidInput, PermissionError):
+            services.alert_rule_update(
+                user=user, rule_id=int(post["rule"]), changes={"channels": chosen}
+            )
+        return redirect("/settings/alerts?done=channels")
     if action == "delete-channel" and post.get("channel", "").isdigit():
         services.alert_channel_delete(owner=user, channel_id=int(post["channel"]))
     if action == "delete-rule" and post.get("rule", "").isdigit():
