@@ -37,7 +37,7 @@ def _simulator():
 def _alerts():
     from jobs.diagnostics.alerts import alerts_pass
 
-    return alerts_pass, 15.0
+    return alerts_pass, float(settings.TUNEBOARD_ALERTS_INTERVAL)
 
 
 DAEMONS = {"sampler": _sampler, "simulator": _simulator, "alerts": _alerts}

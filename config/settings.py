@@ -329,6 +329,9 @@ if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts
         f"TUNEBOARD_EMBEDDED_DAEMONS: unknown {', '.join(sorted(unknown))}; "
         "choose from sampler, simulator, alerts"
     )
+# Seconds between two passes of the embedded alert watcher (the time conditions of alert
+# rules, deliveries and their retries); `manage.py watch_alerts --interval` for the daemon.
+TUNEBOARD_ALERTS_INTERVAL = envint("TUNEBOARD_ALERTS_INTERVAL", 15, minimum=1)
 # PDF reports (jobs/reports/pdf.py): the headless Chromium that prints them (default: the
 # `chromium` on PATH; none means format=pdf answers 501) and how long a print may take.
 TUNEBOARD_CHROMIUM = envstr("TUNEBOARD_CHROMIUM")

@@ -292,8 +292,17 @@ class AlertChannelAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(ReadOnlyAdmin):
-    list_display = ("name", "owner", "condition_text", "action", "cooldown_minutes", "active")
-    list_filter = ("condition_type", "action", "active")
+    list_display = (
+        "name",
+        "owner",
+        "project",
+        "condition_text",
+        "severity",
+        "action",
+        "cooldown_minutes",
+        "active",
+    )
+    list_filter = ("condition_type", "severity", "action", "active", "project")
     search_fields = ("name", "owner__username")
 
     @admin.display(description="condition")
@@ -301,11 +310,11 @@ class AlertRuleAdmin(ReadOnlyAdmin):
         return rule.describe()
 
     def delete_model(self, request, obj):
-        services.alert_rule_delete(owner=obj.owner, rule_id=obj.pk)
+        services.alert_rule_delete(owner=request.user, rule_id=obj.pk, as_admin=True)
 
     def delete_queryset(self, request, queryset):
         for rule in queryset:
-            services.alert_rule_delete(owner=rule.owner, rule_id=rule.pk)
+            services.alert_rule_delete(owner=request.user, rule_id=rule.pk, as_admin=True)
 
 
 class AlertDeliveryInline(admin.TabularInline):

@@ -213,7 +213,13 @@ def fired_alert_payload(fired):
     rule = fired.rule
     return {
         "id": fired.id,
-        "rule": {"id": rule.id, "name": rule.name, "condition": rule.describe()},
+        "rule": {
+            "id": rule.id,
+            "name": rule.name,
+            "condition": rule.describe(),
+            "severity": rule.severity,
+            "project": rule.project.slug if rule.project_id else None,
+        },
         "job": {"uid": fired.job.uid, "name": fired.job.name, "url": f"/job/{fired.job.uid}"},
         "state": "resolved" if fired.resolved_at else "firing",
         "value": encode_float(fired.value),

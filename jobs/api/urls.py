@@ -98,6 +98,7 @@ urlpatterns = [
     path("alert-rules/<int:rule_id>", alerts.AlertRuleApi.as_view(), name="api-alert-rule"),
     path("alerts", alerts.FiredAlertListApi.as_view(), name="api-alerts"),
     path("alerts/read", alerts.FiredAlertReadApi.as_view(), name="api-alerts-read"),
+    path("alerts/firing", alerts.FiringAlertsApi.as_view(), name="api-alerts-firing"),
     path("jobs/<slug:uid>/comments", comments.JobCommentsApi.as_view(), name="api-job-comments"),
     path(
         "jobs/<slug:uid>/comments/<str:comment_id>",

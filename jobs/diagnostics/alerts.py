@@ -9,6 +9,7 @@ only time can trigger (no heartbeat for N minutes, throughput below X steps/s), 
 watch_alerts`, or the server's embedded daemon).
 """
 
+import logging
 from datetime import timedelta
 
 from django.db.models import Q
@@ -22,6 +23,8 @@ from jobs.services.alert_rules import alert_message
 
 from .delivery import alerts_deliver, rule_deliveries_send
 from .rules import job_findings
+
+logger = logging.getLogger("jobs.alerts")
 
 # Throughput is measured on the steps of the loss, as the job page's step rate is.
 THROUGHPUT_KEY = "train/loss"
@@ -43,7 +46,8 @@ def alerts_evaluate(now=None):
 
 
 def _rule_jobs(rule):
-    """The running jobs in the rule's scope that its owner may see."""
+    """The running jobs in the rule's scope: of its project (a project rule), or that its
+    owner may see (a personal rule)."""
     jobs = Job.objects.filter(status=JobStatus.RUNNING)
     if rule.scope_job_id:
         jobs = jobs.filter(pk=rule.scope_job_id)
@@ -52,7 +56,8 @@ def _rule_jobs(rule):
     if rule.scope_model:
         jobs = jobs.filter(base_model=rule.scope_model)
     if rule.project_id:
-        jobs = jobs.filter(project_id=rule.project_id)
+        # A project rule watches its project's jobs, whoever made it.
+        return jobs.filter(project_id=rule.project_id)
     readable = readable_project_ids(rule.owner)
     if readable is not None:
         jobs = jobs.filter(project_id__in=readable)
@@ -127,7 +132,13 @@ def alerts_pass(now=None):
     """One pass of the alert watcher: evaluate findings and time rules, then deliver
     what is due; returns the alerts created."""
     created = alerts_evaluate(now=now)
-    rules_evaluate_time(now=now)
+    fired = rules_evaluate_time(now=now)
     alerts_deliver(now=now)
-    rule_deliveries_send(now=now)
+    sent = rule_deliveries_send(now=now)
+    logger.debug(
+        "Alert watcher pass: %d finding(s), %d rule alert(s) fired, %d sent",
+        len(created),
+        len(fired),
+        sent,
+    )
     return created

@@ -30,6 +30,7 @@ from .job import (
 from .logs import LogEntry, LogLevel
 from .metrics import MetricPoint, MetricRollup, MetricSummary, loss_like
 from .rules import (
+    SEVERITY_RANK,
     AlertChannel,
     AlertDelivery,
     AlertRule,
@@ -38,7 +39,9 @@ from .rules import (
     ConditionType,
     DeliveryEvent,
     FiredAlert,
+    FiredAlertRead,
     RuleAction,
+    Severity,
     condition_words,
 )
 from .samples import Checkpoint, Sample, prompt_hash_of
@@ -47,6 +50,7 @@ from .saved_views import SavedView
 __all__ = [
     "CURRENT_STATUSES",
     "FINISHED_STATUSES",
+    "SEVERITY_RANK",
     "STAGE_ORDER",
     "Alert",
     "AlertChannel",
@@ -61,6 +65,7 @@ __all__ = [
     "ConditionType",
     "DeliveryEvent",
     "FiredAlert",
+    "FiredAlertRead",
     "Job",
     "JobStatus",
     "LogEntry",
@@ -76,6 +81,7 @@ __all__ = [
     "RuleAction",
     "Sample",
     "SavedView",
+    "Severity",
     "ShareLink",
     "SignInIdentity",
     "Stage",

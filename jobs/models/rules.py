@@ -60,11 +60,22 @@ METRIC_CONDITIONS = (ConditionType.THRESHOLD, ConditionType.NAN, ConditionType.N
 TIME_CONDITIONS = (ConditionType.STALL, ConditionType.THROUGHPUT)
 
 
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+
+
 class AlertRule(models.Model):
+    # Who made it: the one who sees and edits a personal rule.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_rules"
     )
-    # Later: rules shared with a project's members. For now only narrows the scope.
+    # A project rule (shared): it watches that project's jobs only; the project's members
+    # see it and its alerts, its editors and admins change it. None: a personal rule.
     project = models.ForeignKey(
         "jobs.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -82,6 +93,8 @@ class AlertRule(models.Model):
     channels = models.ManyToManyField(AlertChannel, blank=True, related_name="rules")
     cooldown_minutes = models.PositiveIntegerField(default=0)
     action = models.CharField(max_length=8, choices=RuleAction.choices, default="notify")
+    # How loud its alerts are on the dashboard's cards and the job page's badge.
+    severity = models.CharField(max_length=8, choices=Severity.choices, default="warning")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -94,6 +107,10 @@ class AlertRule(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def shared(self):
+        return self.project_id is not None
 
     @property
     def scope(self):
@@ -158,6 +175,19 @@ class AlertRulesVersion(models.Model):
         return f"alert rules v{self.number}"
 
 
+class FiredAlertQuerySet(models.QuerySet):
+    def visible_to(self, user, projects):
+        """What `user` sees: their personal rules' alerts, and the alerts of the rules
+        shared with `projects` (None: every project), on jobs of `projects` only."""
+        shared = ~models.Q(rule__project=None)
+        if projects is not None:
+            shared &= models.Q(rule__project_id__in=projects)
+        fired = self.filter(models.Q(rule__project=None, rule__owner=user) | shared)
+        if projects is not None:
+            fired = fired.filter(job__project_id__in=projects)
+        return fired
+
+
 class FiredAlert(models.Model):
     """One episode of a rule holding on a job, from firing to resolving."""
 
@@ -170,8 +200,8 @@ class FiredAlert(models.Model):
     message = models.CharField(max_length=1000)
     fired_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    # The rule owner's read marker (the bell's unread count).
-    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FiredAlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-fired_at", "-id"]
@@ -185,10 +215,29 @@ class FiredAlert(models.Model):
             # The open episode of a rule on a job, and its cooldown: WHERE rule, job
             # ORDER BY fired_at DESC.
             models.Index(fields=["rule", "job", "-fired_at"], name="firedalert_rule_job_idx"),
+            # The cards' badges: WHERE resolved_at IS NULL AND job_id IN (…).
+            models.Index(fields=["resolved_at", "job"], name="firedalert_open_idx"),
         ]
 
     def __str__(self):
         return f"{self.rule_id}:{self.job_id}:{self.episode}"
+
+
+class FiredAlertRead(models.Model):
+    """One reader has seen one fired alert (the bell's unread count): a project rule's
+    alert is read or unread for each member on their own."""
+
+    alert = models.ForeignKey(FiredAlert, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "user"], name="firedalertread_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.alert_id} read by {self.user_id}"
 
 
 class DeliveryEvent(models.TextChoices):

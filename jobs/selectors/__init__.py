@@ -11,6 +11,7 @@ from .alert_rules import (
     alert_rules_of,
     channel_payload,
     fired_alerts_page,
+    firing_by_job,
     rule_payload,
 )
 from .alerts import alert_open_findings
@@ -118,6 +119,7 @@ __all__ = [
     "failure_next_success",
     "failure_top_signatures",
     "fired_alerts_page",
+    "firing_by_job",
     "is_metric_column",
     "job_by_uid",
     "job_by_uids",

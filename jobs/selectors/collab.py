@@ -58,14 +58,13 @@ def notification_list(user, readable=None, limit=NOTIFICATIONS_SHOWN):
 
 
 def bell_unread(user, readable=None):
-    """The bell's one unread count: `user`'s unread notifications and unread fired
-    alerts of their rules, on jobs of the projects they may still read (`readable`:
-    project ids, None for all)."""
+    """The bell's one unread count: `user`'s unread notifications and the fired alerts
+    they see (their rules and their projects' shared rules) not yet read by them, on
+    jobs of the projects they may still read (`readable`: project ids, None for all)."""
     notes = Notification.objects.filter(user=user, read_at__isnull=True)
-    fired = FiredAlert.objects.filter(rule__owner=user, read_at__isnull=True)
     if readable is not None:
         notes = notes.filter(job__project_id__in=readable)
-        fired = fired.filter(job__project_id__in=readable)
+    fired = FiredAlert.objects.visible_to(user, readable).exclude(reads__user=user)
     return notes.count() + fired.count()
 
 

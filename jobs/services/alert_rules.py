@@ -27,7 +27,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import events
-from jobs.accounts.permissions import readable_project_ids
+from jobs.accounts.models import Project, Role
+from jobs.accounts.permissions import may, readable_project_ids
 from jobs.core.outbound import outbound_url_check
 from jobs.core.push import broadcast_after_commit
 from jobs.core.validation import InvalidInput, clean_text
@@ -40,10 +41,12 @@ from jobs.models import (
     ConditionType,
     DeliveryEvent,
     FiredAlert,
+    FiredAlertRead,
     Job,
     JobStatus,
     MetricPoint,
     RuleAction,
+    Severity,
     condition_words,
 )
 from jobs.models.rules import METRIC_CONDITIONS
@@ -204,7 +207,7 @@ def condition_clean(raw):
     return cleaned
 
 
-def _scope_clean(raw, owner, errors):
+def _scope_clean(raw, owner, errors, project=None):
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -226,12 +229,65 @@ def _scope_clean(raw, owner, errors):
         jobs = Job.objects.filter(uid=scope["job"])
         if readable is not None:
             jobs = jobs.filter(project_id__in=readable)
+        if project is not None:
+            # A project rule watches that project's jobs only.
+            jobs = jobs.filter(project=project)
         scope["job"] = jobs.first()
         if scope["job"] is None:
-            sub["job"] = [f"No job with uid {raw['job']!r}."]
+            where = f" in project {project.slug!r}" if project is not None else ""
+            sub["job"] = [f"No job with uid {raw['job']!r}{where}."]
     if sub:
         errors["scope"] = sub
     return scope
+
+
+def _project_clean(raw, user, errors, token=None):
+    """The project a shared rule belongs to (by slug), one `user` may edit; None for a
+    personal rule."""
+    if raw in (None, ""):
+        return None
+    project = Project.objects.filter(slug=raw).first() if isinstance(raw, str) else None
+    if project is None or not may(user, project.pk, Role.EDITOR, token):
+        # An unknown project reads the same as one the user may not edit.
+        errors["project"] = [f"No project {raw!r} whose rules you may edit."]
+        return None
+    return project
+
+
+def _channels_clean(channels, user, errors):
+    """`user`'s own channels among the ids `channels` (never another user's)."""
+    if channels is None or isinstance(channels, tuple):
+        channels = list(channels or ())
+    if not isinstance(channels, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in channels
+    ):
+        errors["channels"] = ["A list of channel ids is required."]
+        return []
+    if len(channels) > MAX_CHANNELS_PER_RULE:
+        errors["channels"] = [f"At most {MAX_CHANNELS_PER_RULE} channels."]
+        return []
+    found = {c.pk: c for c in AlertChannel.objects.filter(owner=user, pk__in=channels)}
+    if missing := [c for c in channels if c not in found]:
+        errors["channels"] = [f"Unknown channel {', '.join(map(str, missing))}."]
+    return list(found.values())
+
+
+def _cooldown_clean(cooldown_minutes, errors):
+    if cooldown_minutes is None:
+        return 0
+    if (
+        isinstance(cooldown_minutes, bool)
+        or not isinstance(cooldown_minutes, int)
+        or not 0 <= cooldown_minutes <= 7 * 24 * 60
+    ):
+        errors["cooldown_minutes"] = ["A whole number of minutes, 0 to 10080, is required."]
+    return cooldown_minutes
+
+
+def _choice_clean(field, value, choices, errors):
+    if value not in choices.values:
+        errors[field] = [f"Unknown {field} {value!r}; one of {', '.join(choices.values)}."]
+    return value
 
 
 def alert_rules_changed():
@@ -248,47 +304,43 @@ def alert_rules_changed():
 
 
 def alert_rule_create(
-    *, owner, name, condition, scope=None, channels=(), cooldown_minutes=0, action="notify"
+    *,
+    owner,
+    name,
+    condition,
+    scope=None,
+    channels=(),
+    cooldown_minutes=0,
+    action="notify",
+    severity="warning",
+    project=None,
+    token=None,
 ):
     """A rule of `owner`, validated whole: name, scope (`{"job"?, "tag"?, "model"?}`, the
     job one `owner` may see), condition, channels (ids of `owner`'s channels), cooldown
-    (minutes between two episodes on one job) and action ("notify" or "stop")."""
+    (minutes between two episodes on one job), action ("notify" or "stop"), severity
+    ("info", "warning", "critical") and `project` (a slug: a rule shared with that
+    project, watching its jobs only; `owner`, through `token` if the request came with
+    one, must be an editor or admin there)."""
     errors = {}
     name = _clean_name(name, errors)
     try:
         condition = condition_clean(condition)
     except InvalidInput as exc:
         errors.update(exc.detail)
-    scope = _scope_clean(scope, owner, errors)
-    chosen = []
-    if channels is None or isinstance(channels, tuple):
-        channels = list(channels or ())
-    if not isinstance(channels, list) or not all(
-        isinstance(c, int) and not isinstance(c, bool) for c in channels
-    ):
-        errors["channels"] = ["A list of channel ids is required."]
-    elif len(channels) > MAX_CHANNELS_PER_RULE:
-        errors["channels"] = [f"At most {MAX_CHANNELS_PER_RULE} channels."]
-    else:
-        found = {c.pk: c for c in AlertChannel.objects.filter(owner=owner, pk__in=channels)}
-        if missing := [c for c in channels if c not in found]:
-            errors["channels"] = [f"Unknown channel {', '.join(map(str, missing))}."]
-        chosen = list(found.values())
-    if cooldown_minutes is None:
-        cooldown_minutes = 0
-    if (
-        isinstance(cooldown_minutes, bool)
-        or not isinstance(cooldown_minutes, int)
-        or not 0 <= cooldown_minutes <= 7 * 24 * 60
-    ):
-        errors["cooldown_minutes"] = ["A whole number of minutes, 0 to 10080, is required."]
-    if action not in RuleAction.values:
-        errors["action"] = [f"Unknown action {action!r}; one of {', '.join(RuleAction.values)}."]
+    project = _project_clean(project, owner, errors, token)
+    if "project" not in errors:
+        scope = _scope_clean(scope, owner, errors, project)
+    chosen = _channels_clean(channels, owner, errors)
+    cooldown_minutes = _cooldown_clean(cooldown_minutes, errors)
+    _choice_clean("action", action, RuleAction, errors)
+    _choice_clean("severity", severity, Severity, errors)
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():
         rule = AlertRule.objects.create(
             owner=owner,
+            project=project,
             name=name,
             scope_job=scope.get("job"),
             scope_tag=scope.get("tag", ""),
@@ -297,30 +349,128 @@ def alert_rule_create(
             condition_type=condition["type"],
             cooldown_minutes=cooldown_minutes,
             action=action,
+            severity=severity,
         )
         rule.channels.set(chosen)
         alert_rules_changed()
     return rule
 
 
-def alert_rule_delete(*, owner, rule_id):
-    """Delete one of `owner`'s rules (its fired alerts go with it)."""
+def rule_may_edit(user, rule, token=None):
+    """Whether `user` may change or delete `rule`: its owner (a personal rule), an
+    editor or admin of its project (a project rule)."""
+    if rule.project_id is None:
+        return rule.owner_id == user.pk
+    return may(user, rule.project_id, Role.EDITOR, token)
+
+
+def _editable_rule(user, rule_id, token=None):
+    """`rule_id` when `user` may see it (`NotFound`-worthy None otherwise), and whether
+    they may change it."""
+    rule = AlertRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        return None, False
+    if rule.project_id is None:
+        return (rule, True) if rule.owner_id == user.pk else (None, False)
+    readable = readable_project_ids(user, token)
+    if readable is not None and rule.project_id not in readable:
+        return None, False
+    return rule, rule_may_edit(user, rule, token)
+
+
+EDITABLE_FIELDS = ("name", "condition", "cooldown_minutes", "action", "severity", "active")
+
+
+def alert_rule_update(*, user, rule_id, changes, token=None):
+    """Change a rule `user` may edit (`changes`: any of name, condition, cooldown_minutes,
+    action, severity, active, channels), validated whole. `channels` sets the caller's own
+    channels on the rule and leaves other members' channels as they are: any member who
+    sees a project rule may do that much (a viewer too: it changes nothing for others).
+    Returns the rule; None when `user` may not see it; raises `PermissionError` when they
+    may see but not change it (a viewer of a project rule changing more than their
+    channels)."""
+    rule, editable = _editable_rule(user, rule_id, token)
+    if rule is None:
+        return None
+    if not isinstance(changes, dict):
+        raise InvalidInput({"non_field_errors": ["An object of the fields to change."]})
+    if not editable and set(changes) - {"channels"}:
+        raise PermissionError("Only the project's editors and admins change its rules.")
+    errors = {}
+    if unknown := set(changes) - {*EDITABLE_FIELDS, "channels"}:
+        errors["non_field_errors"] = [f"Cannot change {', '.join(sorted(unknown))}."]
+    fields = {}
+    if "name" in changes:
+        fields["name"] = _clean_name(changes["name"], errors)
+    if "condition" in changes:
+        try:
+            fields["condition"] = condition_clean(changes["condition"])
+            fields["condition_type"] = fields["condition"]["type"]
+        except InvalidInput as exc:
+            errors.update(exc.detail)
+    if "cooldown_minutes" in changes:
+        fields["cooldown_minutes"] = _cooldown_clean(changes["cooldown_minutes"], errors)
+    if "action" in changes:
+        fields["action"] = _choice_clean("action", changes["action"], RuleAction, errors)
+    if "severity" in changes:
+        fields["severity"] = _choice_clean("severity", changes["severity"], Severity, errors)
+    if "active" in changes:
+        if not isinstance(changes["active"], bool):
+            errors["active"] = ["true or false."]
+        fields["active"] = changes["active"]
+    chosen = None
+    if "channels" in changes:
+        chosen = _channels_clean(changes["channels"], user, errors)
+    if errors:
+        raise InvalidInput(errors)
     with transaction.atomic():
-        deleted, _ = AlertRule.objects.filter(owner=owner, pk=rule_id).delete()
+        rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
+        for field, value in fields.items():
+            setattr(rule, field, value)
+        if fields:
+            rule.save(update_fields=list(fields))
+        if chosen is not None:
+            others = [c for c in rule.channels.all() if c.owner_id != user.pk]
+            rule.channels.set([*others, *chosen])
+        alert_rules_changed()
+    return rule
+
+
+def alert_rule_delete(*, owner, rule_id, as_admin=False, token=None):
+    """Delete a rule `owner` may edit (their own, or a project rule of a project where
+    they are an editor or admin; any rule `as_admin`, the Django admin); its fired alerts
+    go with it. False when `owner` may not see it; `PermissionError` when they may see
+    but not change it (a viewer of a project rule)."""
+    if as_admin:
+        rule, editable = AlertRule.objects.filter(pk=rule_id).first(), True
+    else:
+        rule, editable = _editable_rule(owner, rule_id, token)
+    if rule is None:
+        return False
+    if not editable:
+        raise PermissionError("Only the project's editors and admins change its rules.")
+    with transaction.atomic():
+        deleted, _ = AlertRule.objects.filter(pk=rule.pk).delete()
         if deleted:
             alert_rules_changed()
     return bool(deleted)
 
 
-def fired_alerts_mark_read(*, owner, ids=None, now=None):
-    """Mark `owner`'s fired alerts read (all when `ids` is None); returns how many."""
+def fired_alerts_mark_read(*, owner, ids=None, now=None, projects=None):
+    """Mark fired alerts `owner` sees (their rules', and their projects' rules' on jobs of
+    `projects`, None: all) read for them (all when `ids` is None); returns how many."""
     now = now or timezone.now()
-    fired = FiredAlert.objects.filter(rule__owner=owner, read_at=None)
+    if projects is None:
+        projects = readable_project_ids(owner)
+    fired = FiredAlert.objects.visible_to(owner, projects).exclude(reads__user=owner)
     if ids is not None:
         if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
             raise InvalidInput({"ids": ["A list of alert ids is required."]})
         fired = fired.filter(pk__in=ids)
-    return fired.update(read_at=now)
+    ids = list(fired.values_list("pk", flat=True))
+    marks = [FiredAlertRead(alert_id=pk, user=owner, read_at=now) for pk in ids]
+    FiredAlertRead.objects.bulk_create(marks, ignore_conflicts=True)
+    return len(marks)
 
 
 # --- the rule set each process keeps -------------------------------------------------------
@@ -388,12 +538,30 @@ def rule_in_scope(rule, job):
 # --- firing --------------------------------------------------------------------------------
 
 
-def _owner_may_see(rule, job):
-    owner = get_user_model().objects.filter(pk=rule.owner_id, is_active=True).first()
-    if owner is None:
+def _may_read_project(user_id, project_id):
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
         return False
-    readable = readable_project_ids(owner)
-    return readable is None or job.project_id in readable
+    readable = readable_project_ids(user)
+    return readable is None or project_id in readable
+
+
+def _owner_may_see(rule, job):
+    """A project rule fires on its project's jobs only; a personal rule on the jobs its
+    owner may still see."""
+    if rule.project_id is not None:
+        return rule.project_id == job.project_id
+    return _may_read_project(rule.owner_id, job.project_id)
+
+
+def _channels_for(rule, job):
+    """The rule's channels whose owners may see `job`: a member who left the project
+    (or a deactivated user) hears nothing more of its jobs."""
+    channels = list(rule.channels.all())
+    allowed = {
+        owner: _may_read_project(owner, job.project_id) for owner in {c.owner_id for c in channels}
+    }
+    return [c for c in channels if allowed[c.owner_id]]
 
 
 def _format(value):
@@ -456,7 +624,7 @@ def alert_fire(*, rule, job, episode, message, value=None, now=None):
         AlertDelivery.objects.bulk_create(
             [
                 AlertDelivery(alert=fired, channel=channel, next_attempt_at=now, created_at=now)
-                for channel in rule.channels.all()
+                for channel in _channels_for(rule, job)
             ]
         )
         if rule.action == RuleAction.STOP and not job.is_finished and not job.stop_requested_at:
@@ -495,7 +663,7 @@ def alert_resolve(*, rule, job, message="", now=None):
                     next_attempt_at=now,
                     created_at=now,
                 )
-                for channel in rule.channels.all()
+                for channel in _channels_for(rule, job)
             ],
             ignore_conflicts=True,
         )

@@ -37,8 +37,9 @@ from tests.support.server import (
 
 REQUIRE_SERVICES = os.environ.get("TUNEBOARD_REQUIRE_SERVICES") == "1"
 # The Redis database number the fault tests' servers use on the shared REDIS_URL server,
-# apart from the in-process suite's.
-SITE_REDIS_DB = 5
+# apart from the in-process suite's (TUNEBOARD_SITE_REDIS_DB picks another, so that runs
+# sharing one Redis keep apart).
+SITE_REDIS_DB = int(os.environ.get("TUNEBOARD_SITE_REDIS_DB", "5"))
 
 
 def service_missing(reason):

@@ -252,8 +252,12 @@ RULES = {
         ("get", "/api/alert-rules", None, signed_in(200)),
         ("post", "/api/alert-rules", {}, signed_in(400)),
     ],
-    "api-alert-rule": [("delete", "/api/alert-rules/999999", None, signed_in(404))],
+    "api-alert-rule": [
+        ("delete", "/api/alert-rules/999999", None, signed_in(404)),
+        ("patch", "/api/alert-rules/999999", {}, signed_in(404)),
+    ],
     "api-alerts": [("get", "/api/alerts", None, signed_in(200))],
+    "api-alerts-firing": [("get", "/api/alerts/firing", None, signed_in(200))],
     "api-alerts-read": [("post", "/api/alerts/read", {}, signed_in(200))],
     "mlflow": [
         ("get", "/api/2.0/mlflow/runs/get?run_id={uid}", None, JOB_READ),

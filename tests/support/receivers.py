@@ -63,17 +63,26 @@ class SmtpReceiver:
 
     def __init__(self):
         self.messages = []  # (envelope sender, recipients, content text)
+        self.arrived = threading.Condition()
         receiver = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 content = envelope.content.decode("utf-8", "replace")
-                receiver.messages.append((envelope.mail_from, envelope.rcpt_tos, content))
+                with receiver.arrived:
+                    receiver.messages.append((envelope.mail_from, envelope.rcpt_tos, content))
+                    receiver.arrived.notify_all()
                 return "250 Message accepted for delivery"
 
         self.port = free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
+
+    def wait_for(self, count, timeout=10.0):
+        """Block until `count` messages arrived (or fail after `timeout` seconds)."""
+        with self.arrived:
+            ok = self.arrived.wait_for(lambda: len(self.messages) >= count, timeout)
+        assert ok, f"expected {count} messages, got {len(self.messages)}"
 
     def close(self):
         self.controller.stop()

@@ -48,6 +48,27 @@ class RuleInput(serializers.Serializer):
     channels = AnyJSON(required=False, help_text="Ids of your channels.")
     cooldown_minutes = serializers.JSONField(required=False)
     action = serializers.JSONField(required=False, help_text='"notify" (default) or "stop".')
+    severity = serializers.JSONField(
+        required=False, help_text='"info", "warning" (default) or "critical".'
+    )
+    project = serializers.JSONField(
+        required=False,
+        help_text="A project's slug: the rule is shared with that project (its members see "
+        "it, its editors and admins change it) and watches its jobs only. Absent: yours.",
+    )
+
+
+class RuleChangeInput(serializers.Serializer):
+    name = serializers.JSONField(required=False)
+    condition = AnyJSON(required=False)
+    cooldown_minutes = serializers.JSONField(required=False)
+    action = serializers.JSONField(required=False)
+    severity = serializers.JSONField(required=False)
+    active = serializers.JSONField(required=False)
+    channels = AnyJSON(
+        required=False,
+        help_text="Ids of your channels on the rule; other members' channels stay as they are.",
+    )
 
 
 class RuleOutput(serializers.Serializer):
@@ -56,9 +77,16 @@ class RuleOutput(serializers.Serializer):
     scope = AnyJSON()
     condition = AnyJSON()
     condition_text = serializers.CharField(help_text='In words: "val/loss > 2 for 3 points".')
-    channels = serializers.ListField(child=serializers.IntegerField())
+    project = serializers.CharField(allow_null=True, help_text="Shared with; null: yours.")
+    owner = serializers.CharField(help_text="Who made it.")
+    editable = serializers.BooleanField(help_text="Whether you may change or delete it.")
+    channels = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Your channels on it (only yours)."
+    )
     cooldown_minutes = serializers.IntegerField()
     action = serializers.CharField()
+    severity = serializers.CharField()
+    active = serializers.BooleanField()
     last_fired_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
@@ -66,6 +94,13 @@ class RuleOutput(serializers.Serializer):
 class FiredAlertListOutput(serializers.Serializer):
     unread = serializers.IntegerField()
     results = serializers.ListField(child=AnyJSON())
+
+
+class FiringOutput(serializers.Serializer):
+    jobs = serializers.DictField(
+        child=AnyJSON(),
+        help_text='{uid: {"count", "severity", "rules"}}: the rules you see firing per job.',
+    )
 
 
 class MarkReadInput(serializers.Serializer):

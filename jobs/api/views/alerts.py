@@ -7,7 +7,7 @@ on jobs they may still see, newest first, with each delivery's attempts and erro
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from jobs import selectors, services
@@ -18,13 +18,16 @@ from jobs.api.http import (
     body,
     job_or_404,
     request_projects,
+    request_token,
 )
 from jobs.api.serializers.alerts import (
     ChannelInput,
     ChannelOutput,
     ChannelTestOutput,
     FiredAlertListOutput,
+    FiringOutput,
     MarkReadInput,
+    RuleChangeInput,
     RuleInput,
     RuleOutput,
 )
@@ -92,9 +95,14 @@ class AlertChannelTestApi(ApiView):
 class AlertRuleListApi(ApiView):
     permission_classes = [SignedIn]
 
-    @extend_schema(summary="Your alert rules", responses={200: RuleOutput(many=True)})
+    @extend_schema(
+        summary="Your alert rules and your projects' shared rules",
+        responses={200: RuleOutput(many=True)},
+    )
     def get(self, request):
-        return Response([selectors.rule_payload(r) for r in selectors.alert_rules_of(request.user)])
+        rules = selectors.alert_rules_of(request.user, request_projects(request))
+        token = request_token(request)
+        return Response([selectors.rule_payload(r, request.user, token) for r in rules])
 
     @extend_schema(
         summary="Create an alert rule",
@@ -105,19 +113,47 @@ class AlertRuleListApi(ApiView):
         """Bad input is a 400 naming each field (`{"condition": {"op": [...]}}`); nothing
         is saved then."""
         data = body(RuleInput, request)
-        rule = services.alert_rule_create(owner=request.user, **data)
-        return Response(selectors.rule_payload(rule), status=status.HTTP_201_CREATED)
+        rule = services.alert_rule_create(owner=request.user, token=request_token(request), **data)
+        return Response(selectors.rule_payload(rule, request.user), status=status.HTTP_201_CREATED)
 
 
 class AlertRuleApi(ApiView):
     permission_classes = [SignedIn]
 
     @extend_schema(
+        summary="Change an alert rule",
+        request=RuleChangeInput,
+        responses={200: RuleOutput, **ERRORS_WRITE},
+    )
+    def patch(self, request, rule_id):
+        """Your rule, or a project rule where you are an editor or admin (a viewer gets
+        403); `channels` sets only your own channels on it."""
+        changes = request.data if isinstance(request.data, dict) else None
+        try:
+            rule = services.alert_rule_update(
+                user=request.user,
+                rule_id=rule_id,
+                changes=changes,
+                token=request_token(request),
+            )
+        except PermissionError as error:
+            raise PermissionDenied(str(error)) from None
+        if rule is None:
+            raise NotFound(f"No rule {rule_id}.")
+        return Response(selectors.rule_payload(rule, request.user, request_token(request)))
+
+    @extend_schema(
         summary="Delete an alert rule",
         responses={204: OpenApiResponse(description="Deleted."), **ERRORS_WRITE},
     )
     def delete(self, request, rule_id):
-        if not services.alert_rule_delete(owner=request.user, rule_id=rule_id):
+        try:
+            deleted = services.alert_rule_delete(
+                owner=request.user, rule_id=rule_id, token=request_token(request)
+            )
+        except PermissionError as error:
+            raise PermissionDenied(str(error)) from None
+        if not deleted:
             raise NotFound(f"No rule {rule_id}.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -139,6 +175,23 @@ class FiredAlertListApi(ApiView):
         )
 
 
+class FiringAlertsApi(ApiView):
+    permission_classes = [SignedIn]
+
+    @extend_schema(
+        summary="The rules firing now, per job (the cards' badges)",
+        parameters=[OpenApiParameter("job", str, description="Only this job's (its uid).")],
+        responses={200: FiringOutput, **ERRORS_JOB_READ},
+    )
+    def get(self, request):
+        """Per job uid, how many of the rules you see are firing there (an episode not
+        resolved), the worst of their severities and their names."""
+        uid = request.query_params.get("job")
+        uids = [job_or_404(uid, request).uid] if uid else None
+        jobs = selectors.firing_by_job(request.user, request_projects(request), uids)
+        return Response({"jobs": jobs})
+
+
 class FiredAlertReadApi(ApiView):
     permission_classes = [SignedIn]
 
@@ -149,5 +202,7 @@ class FiredAlertReadApi(ApiView):
     )
     def post(self, request):
         data = body(MarkReadInput, request)
-        marked = services.fired_alerts_mark_read(owner=request.user, ids=data.get("ids"))
+        marked = services.fired_alerts_mark_read(
+            owner=request.user, ids=data.get("ids"), projects=request_projects(request)
+        )
         return Response({"marked": marked})

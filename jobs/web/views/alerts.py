@@ -6,14 +6,18 @@ create a rule (errors inline, the form kept as typed), delete either. `?job=<uid
 job page's "Notify me…") opens the rule form with that job as its scope.
 """
 
+import contextlib
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from jobs import selectors, services
+from jobs.accounts.models import Project, Role, role_at_least
+from jobs.accounts.permissions import project_roles
 from jobs.core.validation import InvalidInput
 from jobs.diagnostics.delivery import channel_test
-from jobs.models import AlertChannel, ChannelKind, ConditionType, RuleAction
-from jobs.services.alert_rules import EVENTS, OPERATORS
+from jobs.models import AlertChannel, ChannelKind, ConditionType, RuleAction, Severity
+from jobs.services.alert_rules import EVENTS, OPERATORS, rule_may_edit
 
 from ..access import page_projects
 
@@ -72,6 +76,8 @@ def rule_from_form(post):
         "channels": channels,
         "cooldown_minutes": 0 if cooldown is None else cooldown,
         "action": post.get("action_kind", RuleAction.NOTIFY),
+        "severity": post.get("severity", Severity.WARNING),
+        "project": post.get("project", "").strip() or None,
     }
 
 
@@ -89,19 +95,48 @@ def form_errors(detail):
     return flat
 
 
+def _editable_projects(user):
+    """The projects whose rules `user` may change (editor or admin): the form's choices."""
+    roles = project_roles(user)
+    projects = Project.objects.all()
+    if roles is not None:
+        editable = [pk for pk, role in roles.items() if role_at_least(role, Role.EDITOR)]
+        projects = projects.filter(pk__in=editable)
+    return list(projects)
+
+
+def _rules(user, projects):
+    """The rules the user sees, each with their own channels on it and whether they may
+    change it (another member's channels are never shown)."""
+    rules = selectors.alert_rules_of(user, projects)
+    for rule in rules:
+        rule.my_channels = [c for c in rule.channels.all() if c.owner_id == user.pk]
+        rule.editable = rule_may_edit(user, rule)
+    return rules
+
+
 def _context(request, **extra):
     user = request.user
     channels = selectors.alert_channels_of(user)
+    projects = page_projects(request)
     context = {
         "page": "alerts",
         "channels": channels,
-        "rules": selectors.alert_rules_of(user),
-        "fired": selectors.fired_alerts_page(user, page_projects(request), limit=20)["results"],
+        "rules": _rules(user, projects),
+        "editable_projects": _editable_projects(user),
+        "severities": Severity.choices,
+        "fired": selectors.fired_alerts_page(user, projects, limit=20)["results"],
         "channel_kinds": ChannelKind.choices,
         "condition_types": ConditionType.choices,
         "operators": list(OPERATORS),
         "events": list(EVENTS),
-        "form": {"type": "threshold", "op": ">", "for_points": "1", "cooldown_minutes": "0"},
+        "form": {
+            "type": "threshold",
+            "op": ">",
+            "for_points": "1",
+            "cooldown_minutes": "0",
+            "severity": "warning",
+        },
         "channel_form": {"kind": "email"},
         "errors": {},
         "channel_errors": {},
@@ -156,8 +191,18 @@ def alert_settings(request):
             context = _context(request, form=form, errors=form_errors(error.detail), open_form=True)
             return render(request, "jobs/alert_settings.html", context, status=400)
         return redirect("/settings/alerts?done=rule")
+    if action == "rule-channels" and post.get("rule", "").isdigit():
+        # A member's own channels on a shared rule (any member, a viewer too).
+        chosen = [int(c) for c in post.getlist("channels") if c.isdigit()]
+        with contextlib.suppress(InvalidInput, PermissionError):
+            services.alert_rule_update(
+                user=user, rule_id=int(post["rule"]), changes={"channels": chosen}
+            )
+        return redirect("/settings/alerts?done=channels")
     if action == "delete-channel" and post.get("channel", "").isdigit():
         services.alert_channel_delete(owner=user, channel_id=int(post["channel"]))
     if action == "delete-rule" and post.get("rule", "").isdigit():
-        services.alert_rule_delete(owner=user, rule_id=int(post["rule"]))
+        # A viewer's page shows no delete button; a forged post changes nothing.
+        with contextlib.suppress(PermissionError):
+            services.alert_rule_delete(owner=user, rule_id=int(post["rule"]))
     return redirect("/settings/alerts")

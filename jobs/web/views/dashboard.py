@@ -5,7 +5,7 @@ from django.shortcuts import render
 from jobs import selectors
 from jobs.models import JobStatus
 
-from ..access import page_access, shown_projects
+from ..access import page_access, page_projects, shown_projects
 from ..presenters import card_context
 
 # Cards the dashboard paints; more come from /api/jobs pages of this size on demand.
@@ -49,12 +49,20 @@ def dashboard(request):
         "ordering": ordering,
     }
     models, all_tags = selectors.job_filter_options(projects)
+    cards = [card_context(job) for job in jobs]
+    if request.user.is_authenticated:
+        # Each card's badge: the alert rules the reader sees firing on it.
+        firing = selectors.firing_by_job(
+            request.user, page_projects(request), [card["uid"] for card in cards]
+        )
+        for card in cards:
+            card["firing"] = firing.get(card["uid"])
     return render(
         request,
         "jobs/dashboard.html",
         {
             "page": "dashboard",
-            "cards": [card_context(job) for job in jobs],
+            "cards": cards,
             "total": total,
             "page_size": DASHBOARD_PAGE_SIZE,
             "stats": selectors.job_statistics(per_day=False, projects=projects),

@@ -111,6 +111,12 @@ def job_page_context(request, job, *, projects, shared=False):
             if request.user.is_authenticated and not shared
             else []
         ),
+        # The header's badge: the rules the reader sees firing on this job now.
+        "firing": (
+            selectors.firing_by_job(request.user, projects, [job.uid]).get(job.uid)
+            if request.user.is_authenticated and not shared
+            else None
+        ),
     }
 
 

@@ -16,6 +16,7 @@ import * as bell from "../lib/bell.js";
 import "./select.js";
 import * as cards from "./cards.js";
 import * as filters from "./filters.js";
+import * as firing from "./firing.js";
 import * as stats from "./stats.js";
 
 const feed = new LiveFeed({
@@ -37,13 +38,14 @@ const feed = new LiveFeed({
       case EVENTS.ALERT_FIRED:
       case EVENTS.NOTIFICATION:
         bell.refresh();
+        firing.refresh();
         break;
       default:
         break;
     }
   },
   async poll() {
-    const [changed] = await Promise.all([cards.load(), stats.load()]);
+    const [changed] = await Promise.all([cards.load(), stats.load(), firing.refresh()]);
     return changed;
   },
   expectActivity: () => cards.hasRunning(),

@@ -1,6 +1,7 @@
 // "Your alerts on this job": the reader's alert rules that fired here. An `alert_fired`
 // push says that some rule fired; which of them are the reader's comes from the API.
 
+import { paintBadge, readFiring } from "../lib/firing.js";
 import { uid } from "./boot.js";
 
 function render(results) {
@@ -25,8 +26,24 @@ function render(results) {
   panel.hidden = results.length === 0;
 }
 
+/** The header's badge: the rules the reader sees firing on this job now. */
+async function refreshBadge() {
+  const badge = document.getElementById("job-firing");
+  if (!badge) return;
+  const jobs = await readFiring(uid);
+  if (jobs) paintBadge(badge, jobs[uid]);
+}
+
+/** A poll or a catch-up after a reconnect (pushes may have been missed): the badge is
+ * read again; nothing here counts as a change. */
+export async function poll() {
+  await refreshBadge();
+  return 0;
+}
+
 /** An `alert_fired` push. */
 export async function apply() {
+  refreshBadge();
   if (!document.getElementById("fired-panel")) return;
   try {
     const response = await fetch(`/api/alerts?job=${encodeURIComponent(uid)}`, { headers: { Accept: "application/json" }, credentials: "same-origin" });

@@ -94,6 +94,7 @@ const feed = new LiveFeed({
       comments.poll(),
       samples.poll(),
       checkpoints.poll(),
+      fired.poll(),
     ]);
     return counts.reduce((a, b) => a + b, 0);
   },
