@@ -121,6 +121,8 @@ def job_card(job, stages=None):
         "loss_sparkline": job.loss_sparkline,
         "error": job.error,
         "alerts": job.active_alerts,
+        "stop_requested": job.stop_requested_at is not None and not job.is_finished,
+        "synced_at": isoformat(job.synced_at),
         "url": f"/job/{job.uid}",
     }
 

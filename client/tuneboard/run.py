@@ -2,6 +2,11 @@
 
 Every method only queues an event for the background transport and returns at once;
 nothing here waits on the network except `finish`/`fail` (bounded by their timeout).
+
+Offline (`TUNEBOARD_MODE=offline`), every event goes to the run's directory on disk for
+`python -m tuneboard sync`; online, what cannot be delivered at the end is kept there
+too. A stop requested from the job page arrives in a heartbeat answer: `should_stop`,
+`on_stop`, and (opt-in) `StopRequested` raised in the main thread.
 """
 
 import atexit
@@ -20,10 +25,19 @@ import time
 import traceback
 
 from . import console
+from .config import resolve, runs_dir
 from .system import DEFAULT_INTERVAL, SystemMetrics
 from .transport import Transport, hostname
 
-__all__ = ["STAGES", "LogHandler", "Run", "disk_size", "distributed_role", "init"]
+__all__ = [
+    "STAGES",
+    "LogHandler",
+    "Run",
+    "StopRequested",
+    "disk_size",
+    "distributed_role",
+    "init",
+]
 
 STAGES = ("dataset_loading", "tokenization", "training", "validation", "save_model")
 STAGE_STATUSES = ("pending", "active", "completed", "failed", "skipped")
@@ -35,7 +49,15 @@ MAX_SAMPLE_TEXT = 65_536
 MAX_SAMPLE_META_BYTES = 16_384
 MAX_SAMPLES_PER_POST = 200
 MAX_SAMPLES_BODY = 3_000_000  # bytes of samples per post, under the server's 4 MiB
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+MODES = ("online", "offline")
+
+
+class StopRequested(Exception):
+    """Someone asked the job to stop (its page's Stop button, an alert rule).
+
+    Raised in the main thread by a run made with `raise_on_stop=True`; leaving a
+    `with run:` block with it ends the job as cancelled and is not an error.
+    """
 
 
 def _slug(name):
@@ -169,11 +191,22 @@ def init(
     system_metrics=None,
     system_metrics_interval=DEFAULT_INTERVAL,
     capture_console=None,
+    mode=None,
+    on_stop=None,
+    raise_on_stop=False,
     **transport_options,
 ):
     """Create (or, with a known `uid`, resume) a job and return its `Run`.
 
-    `server` and `token` default to `TUNEBOARD_SERVER` and `TUNEBOARD_TOKEN`. Without a
+    `server` and `token` default to `TUNEBOARD_SERVER` and `TUNEBOARD_TOKEN`, then to
+    what `python -m tuneboard login` stored in the user's config file. `mode` (default
+    `TUNEBOARD_MODE`, else "online"): "offline" sends nothing and writes every event to
+    the run's directory under `TUNEBOARD_DIR`, for `python -m tuneboard sync`; online,
+    events the server has not taken when the run ends are kept there too.
+
+    A stop requested from the job page sets `run.should_stop`, calls `on_stop(run)` (in
+    the client's sender thread) and, with `raise_on_stop=True`, raises `StopRequested`
+    in the main thread; finishing the run then ends the job `cancelled`. Without a
     `uid`, `TUNEBOARD_RUN_ID` is used, else (in a multi-node launch) one derived from the
     launch, else one made from the name, so the job can be reported even while the
     server is unreachable: creation is queued like everything else and sent first.
@@ -186,10 +219,15 @@ def init(
     `WORLD_SIZE`), global rank 0 reports everything, local rank 0 of the other nodes
     only samples its node into the same job, and other ranks report nothing.
     """
-    server = server or os.environ.get("TUNEBOARD_SERVER") or DEFAULT_SERVER
-    token = token or os.environ.get("TUNEBOARD_TOKEN")
-    if not token:
-        raise ValueError("token: pass token= or set TUNEBOARD_TOKEN (manage.py create_token)")
+    server, token = resolve(server, token)
+    mode = (mode or os.environ.get("TUNEBOARD_MODE") or "online").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)} (TUNEBOARD_MODE)")
+    if not token and mode == "online":
+        raise ValueError(
+            "token: pass token=, set TUNEBOARD_TOKEN or run `python -m tuneboard login` "
+            "(manage.py create_token makes one)"
+        )
     if name is None:
         script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
         name = uid or os.environ.get("TUNEBOARD_RUN_ID") or script or "run"
@@ -215,12 +253,15 @@ def init(
         role = "idle"
     run = Run(
         server=server,
-        token=token,
+        token=token or "",
         uid=uid or _uid_from_name(name),
         transport_options=transport_options,
         role=role,
         host=host,
+        offline=mode == "offline",
     )
+    run.on_stop = on_stop
+    run.raise_on_stop = bool(raise_on_stop)
     if role == "idle":
         return run
     body = {
@@ -266,7 +307,17 @@ class Run:
     cancels it.
     """
 
-    def __init__(self, *, server, token, uid, transport_options=None, role="main", host=None):
+    def __init__(
+        self,
+        *,
+        server,
+        token,
+        uid,
+        transport_options=None,
+        role="main",
+        host=None,
+        offline=False,
+    ):
         self.uid = uid
         self.server = server.rstrip("/")
         self.url = f"{self.server}/job/{uid}"
@@ -295,14 +346,25 @@ class Run:
         # process wrote more than a million lines per second, and no server round trip
         # is needed to find where the last one stopped.
         self._seq = time.time_ns() // 1000
+        self.offline = offline
+        # Where events wait on disk: everything when offline, the undelivered rest at
+        # the end otherwise (`python -m tuneboard sync` uploads them).
+        self.directory = os.path.join(runs_dir(), uid)
+        self.on_stop = None
+        self.raise_on_stop = False
+        self._stop = threading.Event()
         self.transport = None
         if role != "idle":
+            options = dict(transport_options or {})
+            options.setdefault("run_dir", self.directory if self.reporting else None)
             self.transport = Transport(
                 self.server,
                 token,
                 job_uid=uid,
-                heartbeat=self._heartbeat_body if self.reporting else None,
-                **(transport_options or {}),
+                heartbeat=self._heartbeat_body if self.reporting and not offline else None,
+                offline=offline and self.reporting,
+                on_status=self._status_answer if self.reporting else None,
+                **options,
             )
         _install_excepthook()
         _open_runs.add(self)
@@ -564,9 +626,12 @@ class Run:
 
     def finish(self, timeout=30.0):
         """Complete the active stages and the job, then deliver everything queued,
-        waiting at most `timeout` seconds. Returns True when all was delivered."""
+        waiting at most `timeout` seconds. Returns True when all was delivered. After a
+        stop request the job ends `cancelled` instead (`cancel`), at its current step."""
         if self.finished:
             return True
+        if self.should_stop:
+            return self.cancel(timeout)
         for name in list(self._active_stages):
             self.stage(name, "completed")
         return self._close({"status": "completed"}, timeout)
@@ -593,7 +658,8 @@ class Run:
         return self._close({"status": "failed", "error": error}, timeout)
 
     def cancel(self, timeout=30.0):
-        """Mark the job cancelled (e.g. on Ctrl-C)."""
+        """Mark the job cancelled (e.g. on Ctrl-C, or after a stop request), at its
+        current step."""
         if self.finished:
             return True
         return self._close({"status": "cancelled"}, timeout)
@@ -627,11 +693,41 @@ class Run:
     def __exit__(self, exc_type, exc, tb):
         if exc is None:
             self.finish()
+        elif isinstance(exc, StopRequested):
+            self.cancel()
+            return True  # the stop that was asked for: not an error
         elif isinstance(exc, KeyboardInterrupt):
             self.cancel()
         else:
             self.fail(exc)
         return False
+
+    # stop requests ----------------------------------------------------------------
+
+    @property
+    def should_stop(self):
+        """Whether someone asked this job to stop (seen in a heartbeat answer)."""
+        return self._stop.is_set()
+
+    def _status_answer(self, answer):
+        """The server's answer to a status post (the transport's sender thread)."""
+        if not answer.get("stop_requested") or self._stop.is_set() or self.finished:
+            return
+        self._stop.set()
+        stream = getattr(sys.stderr, "tuneboard_local", sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"tuneboard: a stop was requested for {self.uid}; stopping",
+                file=stream,
+                flush=True,
+            )
+        if self.on_stop is not None:
+            try:
+                self.on_stop(self)
+            except Exception as exc:
+                self._warn_once(("on_stop", type(exc).__name__), f"on_stop failed: {exc!r}")
+        if self.raise_on_stop:
+            _raise_in_main_thread(StopRequested)
 
     # internals --------------------------------------------------------------------
 
@@ -679,13 +775,25 @@ def _install_excepthook():
 
     def excepthook(exc_type, exc, tb):
         for run in list(_open_runs):
-            if issubclass(exc_type, KeyboardInterrupt):
+            if issubclass(exc_type, KeyboardInterrupt | StopRequested):
                 run.cancel(timeout=5.0)
             else:
                 run.fail(exc, timeout=5.0)
         _previous_excepthook(exc_type, exc, tb)
 
     sys.excepthook = excepthook
+
+
+def _raise_in_main_thread(exc_type):
+    """Raise `exc_type` in the main thread at its next Python instruction (CPython)."""
+    import ctypes  # standard library; only needed by runs that opted in
+
+    main = threading.main_thread()
+    if main is threading.current_thread():
+        raise exc_type()
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(main.ident), ctypes.py_object(exc_type)
+    )
 
 
 @atexit.register

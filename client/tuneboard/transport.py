@@ -19,6 +19,12 @@ When the in-memory queue passes `memory_limit` events (a long outage), a spooler
 moves its oldest events, in chunks, to JSON-lines files in a spool directory; the sender
 replays those files first, so the order of events is kept and memory stays bounded (the
 queue and its spool files are in `spool.py`).
+
+Nothing is lost when the server is away at the end: with a `run_dir`, the events still
+undelivered when `close` gives up are written there (`tuneboard.store`), and `python -m
+tuneboard sync` uploads them later. An `offline` transport sends nothing: its sender
+writes every event there instead. The answers to status posts (heartbeats included) go
+to `on_status`, which is how a run learns that someone asked it to stop.
 """
 
 import atexit
@@ -39,6 +45,7 @@ import urllib.parse
 import weakref
 
 from .spool import EventQueue
+from .store import EventWriter
 
 __all__ = ["Transport"]
 
@@ -60,6 +67,8 @@ ENCODE_SLICE = 256
 # could wait up to 5 ms; 1 ms keeps that wait well inside `log`'s budget at no
 # measurable cost. It is only ever lowered, never raised.
 GIL_SWITCH_INTERVAL = 0.001
+# The request each kind of data event is sent in (see `Transport._deliver`).
+REQUEST_OF_KIND = {"m": "metrics", "l": "logs", "r": "resources", "p": "status"}
 
 
 def _json_number(value):
@@ -219,7 +228,15 @@ class Transport:
         heartbeat_interval=30.0,
         atexit_timeout=10.0,
         stderr=None,
+        run_dir=None,
+        offline=False,
+        on_status=None,
+        on_delivered=None,
     ):
+        """`run_dir`: where undelivered events are kept at `close` (and where an
+        `offline` transport writes everything); `on_status(answer)`: called with the
+        server's answer to every status post; `on_delivered(n)`: called after the first
+        `n` queued events were accepted (or dropped for good)."""
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.server = server.rstrip("/")
@@ -253,6 +270,15 @@ class Transport:
         self._reported = set()
         self.stats = collections.Counter()
         self._closed = False
+        self.offline = offline
+        self.on_status = on_status
+        self.on_delivered = on_delivered
+        self._writer = None
+        if run_dir is not None:
+            mode = "offline" if offline else "online"
+            self._writer = EventWriter(run_dir, uid=job_uid, server=self.server, mode=mode)
+        elif offline:
+            raise ValueError("run_dir: an offline transport needs a directory to write to")
         self._sender = threading.Thread(target=self._send_loop, name="tuneboard-sender")
         self._sender.daemon = True
         self._spooler = threading.Thread(target=self._spool_loop, name="tuneboard-spooler")
@@ -309,12 +335,63 @@ class Transport:
         self._http.close()
         _live_transports.discard(self)
         if not delivered:
-            self._warn(
-                f"{self.queue.pending} events could not be delivered to {self.server} "
-                f"within {timeout:g}s and are lost"
-            )
+            self._keep_undelivered(timeout)
+        if self._writer is not None:
+            self._writer.close()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         return delivered
+
+    def abort(self):
+        """Stop the threads now, without delivering or keeping what is queued (a sync
+        that gave up: its events are still in their files)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._deadline = time.monotonic()
+        self._stopping.set()
+        self._wake.set()
+        self._spill_wake.set()
+        self._sender.join(timeout=max(0.1, self._http.timeout + 1))
+        self._spooler.join(timeout=5)
+        self._http.close()
+        _live_transports.discard(self)
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+
+    def _keep_undelivered(self, timeout):
+        """Write what is still queued to the run's directory, or say it is lost."""
+        pending = self.queue.pending
+        if self._writer is None or self.offline:
+            self._warn(
+                f"{pending} events could not be delivered to {self.server} "
+                f"within {timeout:g}s and are lost"
+            )
+            return
+        kept = 0
+        try:
+            first = True
+            while self.queue.pending:
+                events = self.queue.peek(WINDOW)
+                if not events:
+                    break
+                keep = events
+                if first and self._partial is not None:
+                    # The requests of a half-accepted head that the server took stay out.
+                    limit, done = self._partial
+                    head = [e for e in events[:limit] if REQUEST_OF_KIND.get(e[0]) not in done]
+                    keep = head + events[limit:]
+                first = False
+                self._writer.write(keep)
+                kept += len(keep)
+                self.queue.commit(len(events))
+        except OSError as exc:
+            self._warn(f"{self.queue.pending} events could not be kept on disk ({exc}): lost")
+            return
+        directory = self._writer.directory
+        self._warn(
+            f"{pending} events could not be delivered to {self.server} within {timeout:g}s; "
+            f"they are kept in {directory} — `python -m tuneboard sync {directory}` "
+            "uploads them"
+        )
 
     # background threads ----------------------------------------------------------
 
@@ -355,7 +432,7 @@ class Transport:
             if not events:
                 return True
             try:
-                used = self._deliver(events)
+                used = self._write_offline(events) if self.offline else self._deliver(events)
             except RetryLater as exc:
                 if not self._backoff(exc, attempt):
                     return False
@@ -372,6 +449,8 @@ class Transport:
                 used = 1
             attempt = 0
             self.queue.commit(used)
+            if self.on_delivered is not None:
+                self.on_delivered(used)
             with self._idle:
                 self._idle.notify_all()
         return True
@@ -393,6 +472,15 @@ class Transport:
             self._stopping.is_set()
             and (self._deadline is None or time.monotonic() >= self._deadline)
         )
+
+    def _write_offline(self, events):
+        """Offline: the head goes to the run's events file instead of the server."""
+        try:
+            self._writer.write(events)
+        except OSError as exc:
+            self._report_once(("offline", type(exc).__name__), f"cannot write events: {exc}")
+            raise RetryLater(str(exc)) from None
+        return len(events)
 
     def _deliver(self, events):
         """Send the head of the queue; returns how many events it used up.
@@ -472,8 +560,13 @@ class Transport:
 
     def _post(self, path, body, *, kind):
         try:
-            self._http.post_json(path, body)
+            answer = self._http.post_json(path, body)
             self.stats["requests"] += 1
+            if self.on_status is not None and path.endswith("/status") and isinstance(answer, dict):
+                try:
+                    self.on_status(answer)
+                except Exception as exc:  # the run's handler must not stop delivery
+                    self._report_once(("on_status", type(exc).__name__), repr(exc))
         except Rejected as exc:
             self.stats["rejected"] += 1
             detail = exc.body.strip().replace("\n", " ")

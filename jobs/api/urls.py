@@ -34,6 +34,7 @@ urlpatterns = [
     path("jobs/<slug:uid>/logs", logs.JobLogsApi.as_view(), name="api-job-logs"),
     path("jobs/<slug:uid>/stages", stages.JobStagesApi.as_view(), name="api-job-stages"),
     path("jobs/<slug:uid>/status", status.JobStatusApi.as_view(), name="api-job-status"),
+    path("jobs/<slug:uid>/stop", status.JobStopApi.as_view(), name="api-job-stop"),
     path("jobs/<slug:uid>/export", export.JobExportApi.as_view(), name="api-job-export"),
     path("jobs/<slug:uid>/samples", samples.JobSamplesApi.as_view(), name="api-job-samples"),
     path(

@@ -206,6 +206,10 @@ class Job(models.Model):
     # A request that the job stop (an alert rule's "stop" action), answered to the
     # client's heartbeat; null when none was made.
     stop_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the job's events last arrived late, uploaded by `python -m tuneboard sync`
+    # from a run that was offline or could not reach the server at its end; null when
+    # everything arrived live.
+    synced_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobManager()
 

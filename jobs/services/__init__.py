@@ -43,6 +43,7 @@ from .jobs import (
     job_history_clear,
     job_status_update,
     job_update_details,
+    request_stop,
     uid_generate,
 )
 from .logs import logs_ingest
@@ -103,6 +104,7 @@ __all__ = [
     "notifications_mark_read",
     "project_create",
     "project_rename",
+    "request_stop",
     "rule_in_scope",
     "samples_ingest",
     "saved_view_delete",

@@ -9,6 +9,7 @@ from jobs.models import AuditEvent
 
 # Actions, as the settings page and the admin show them.
 JOB_STATUS = "job.status"
+JOB_STOP = "job.stop"
 JOB_NOTES = "job.notes"
 JOB_TAGS = "job.tags"
 PROJECT_CREATE = "project.create"

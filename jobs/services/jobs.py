@@ -22,7 +22,7 @@ from jobs.core.validation import (
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
 
 from .alert_rules import alert_rules_on_status
-from .audit import JOB_NOTES, JOB_STATUS, JOB_TAGS, audit_record
+from .audit import JOB_NOTES, JOB_STATUS, JOB_STOP, JOB_TAGS, audit_record
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -285,11 +285,13 @@ def job_status_update(
     error=None,
     host=None,
     at=None,
+    synced=False,
     actor=None,
     token=None,
 ):
     """A status change and/or heartbeat from the job's reporter (`actor`/`token`: who,
-    for the audit trail; a change of status is recorded there).
+    for the audit trail; a change of status is recorded there). `synced`: the job's
+    events were uploaded after the fact (`tuneboard sync`); the job is marked synced now.
 
     Terminal statuses are final: a repeated identical status is a no-op (safe retries),
     any other move away from them raises `Conflict`.
@@ -345,7 +347,11 @@ def job_status_update(
                 job.progress = min(100.0, 100.0 * step / job.total_steps)
         if host:
             job.host = host
-        job.last_heartbeat = timezone.now()
+        now = timezone.now()
+        if synced:
+            job.synced_at = now
+        else:
+            job.last_heartbeat = now
         job.save()
         for stage in changed:
             stage.save()
@@ -354,6 +360,31 @@ def job_status_update(
             broadcast_after_commit([events.job_group(job.uid)], events.stage_message(stage))
     if job.status != old_status:
         alert_rules_on_status(job=job, old_status=old_status)
+    return job
+
+
+def request_stop(*, job, actor=None, token=None):
+    """Ask a running (or queued) job to stop: its reporter reads the request in the answer
+    to its next heartbeat and ends the job as cancelled. Recorded in the audit trail and
+    pushed to the job's viewers; a repeated request keeps the first one's time.
+
+    Raises `Conflict` for a job that has already ended. Returns the job.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_finished:
+            raise Conflict(f"Job {job.uid} is {job.status}: there is nothing to stop.")
+        if job.stop_requested_at is None:
+            job.stop_requested_at = timezone.now()
+            job.save(update_fields=["stop_requested_at"])
+            audit_record(
+                action=JOB_STOP,
+                job=job,
+                actor=actor,
+                token=token,
+                detail={"status": job.status, "step": job.current_step},
+            )
+            job_broadcast(job)
     return job
 
 

@@ -7,6 +7,16 @@ import pytest
 from .live import REPO, LiveServer
 
 
+@pytest.fixture(autouse=True)
+def client_home(tmp_path, monkeypatch):
+    """Runs kept on disk and the login config of each test in its own folders, never the
+    user's: `TUNEBOARD_DIR` and `TUNEBOARD_CONFIG` (scripts started by tests inherit them)."""
+    monkeypatch.setenv("TUNEBOARD_DIR", str(tmp_path / "tuneboard-runs"))
+    monkeypatch.setenv("TUNEBOARD_CONFIG", str(tmp_path / "tuneboard-config.json"))
+    monkeypatch.delenv("TUNEBOARD_MODE", raising=False)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def live_server_proc(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("tuneboard-live"))

@@ -90,6 +90,7 @@ RULES = {
         ("post", "/api/jobs/{uid}/stages", {"stage": "training", "status": "active"}, TOKEN_WRITE)
     ],
     "api-job-status": [("post", "/api/jobs/{uid}/status", {"step": 1}, TOKEN_WRITE)],
+    "api-job-stop": [("post", "/api/jobs/{uid}/stop", None, members(202, viewer=403))],
     "api-job-export": [
         ("get", "/api/jobs/{uid}/export?format=csv", None, JOB_READ),
         ("get", "/api/jobs/{uid}/export?format=json", None, JOB_READ),

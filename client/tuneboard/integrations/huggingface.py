@@ -185,6 +185,12 @@ class TuneboardCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             self._progress(state)
+            if self.run is not None and self.run.should_stop:
+                # Asked to stop from the job page: the Trainer leaves its loop after this
+                # step (saving first when it saves at all); the run then ends cancelled.
+                control.should_training_stop = True
+                if getattr(args, "save_strategy", "no") not in ("no", None):
+                    control.should_save = True
             if isinstance(self.every, int) and state.global_step % self.every == 0:
                 self._sample(state, kwargs)
 

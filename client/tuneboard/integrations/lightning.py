@@ -120,6 +120,10 @@ class _StageCallback(Callback):
             estimated = trainer.estimated_stepping_batches
             total = int(estimated) if estimated != float("inf") else None
         run.progress(step=trainer.global_step, total_steps=total, epoch=trainer.current_epoch)
+        if run.should_stop:
+            # Asked to stop from the job page: Lightning ends fit() after this batch; the
+            # run then ends cancelled.
+            trainer.should_stop = True
 
     def on_exception(self, trainer, pl_module, exception):
         run = self.logger._run

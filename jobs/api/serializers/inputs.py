@@ -111,6 +111,10 @@ class StatusUpdateInput(serializers.Serializer):
     host = serializers.CharField(required=False, allow_blank=True, max_length=255)
     error = ErrorInputField(required=False, allow_null=True)
     time = TimeInputField(required=False)
+    synced = serializers.BooleanField(
+        required=False,
+        help_text="True from `tuneboard sync`: the job's events were uploaded after the fact.",
+    )
 
 
 class GpuReadingInput(serializers.Serializer):

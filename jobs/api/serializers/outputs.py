@@ -50,6 +50,12 @@ class JobCardOutput(serializers.Serializer):
         help_text="[[step, value], ...] of train/loss, at most 64 points.",
     )
     error = JobErrorSerializer(allow_null=True)
+    stop_requested = serializers.BooleanField(
+        help_text="A stop was requested and the job has not ended yet."
+    )
+    synced_at = serializers.DateTimeField(
+        allow_null=True, help_text="When events uploaded after the fact (`tuneboard sync`) arrived."
+    )
     url = serializers.CharField()
 
 
@@ -241,6 +247,14 @@ class StageMoveOutput(serializers.Serializer):
 
 
 class JobStatusOutput(serializers.Serializer):
+    job = JobCardOutput()
+    stop_requested = serializers.BooleanField(
+        help_text="Someone asked the job to stop: the client ends it as cancelled."
+    )
+
+
+class JobStopOutput(serializers.Serializer):
+    stop_requested_at = serializers.DateTimeField()
     job = JobCardOutput()
 
 

@@ -2,9 +2,12 @@
 and summary reads."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status as http_status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from jobs import selectors, services
+from jobs.accounts.permissions import may
 from jobs.api.http import (
     ERRORS_JOB_READ,
     ERRORS_JOB_WRITE,
@@ -20,10 +23,14 @@ from jobs.api.serializers.inputs import StatusUpdateInput
 from jobs.api.serializers.outputs import (
     DetailOutput,
     JobStatusOutput,
+    JobStopOutput,
     TrainingStatusOutput,
     TrainingSummaryOutput,
 )
+from jobs.api.views.projects import SignedIn
+from jobs.core.values import isoformat
 from jobs.events import job_card
+from jobs.models import Role
 from monitoring.selectors import training_summary
 
 
@@ -38,13 +45,45 @@ class JobStatusApi(JobWriteMixin, ApiView):
         },
     )
     def post(self, request, uid):
-        """`{"job": job card}`. Every call is a heartbeat (`last_heartbeat` = now), an
-        empty body included. Finished statuses are final (409 on a change)."""
+        """`{"job": job card, "stop_requested": bool}`. Every call is a heartbeat
+        (`last_heartbeat` = now), an empty body included; `stop_requested` tells the
+        reporter that someone asked the job to stop (`POST /api/jobs/{uid}/stop`).
+        Finished statuses are final (409 on a change). `"synced": true` (sent by
+        `tuneboard sync`) marks the job as uploaded after the fact."""
         job = self.job_for_write(request, uid)
         data = dict(body(StatusUpdateInput, request))
         data["at"] = data.pop("time", None)
         job = services.job_status_update(job=job, token=request_token(request), **data)
-        return Response({"job": job_card(job)})
+        card = job_card(job)
+        return Response({"job": card, "stop_requested": card["stop_requested"]})
+
+
+class JobStopApi(ApiView):
+    permission_classes = [SignedIn]
+
+    @extend_schema(
+        summary="Ask a running job to stop",
+        request=None,
+        responses={
+            202: JobStopOutput,
+            **ERRORS_JOB_WRITE,
+            409: OpenApiResponse(DetailOutput, description="The job has already ended."),
+        },
+    )
+    def post(self, request, uid):
+        """Editors of the job's project (a session or a token). Records the request; the
+        job's reporter sees `"stop_requested": true` in its next heartbeat answer, stops
+        and ends the job as `cancelled` at the step it reached. 202: asked, not yet done;
+        asking again keeps the first request."""
+        job = job_or_404(uid, request)
+        token = request_token(request)
+        if not may(request.user, job.project_id, Role.EDITOR, token):
+            raise PermissionDenied("Stopping a job needs the editor role in its project.")
+        job = services.request_stop(job=job, actor=request.user, token=token)
+        return Response(
+            {"stop_requested_at": isoformat(job.stop_requested_at), "job": job_card(job)},
+            status=http_status.HTTP_202_ACCEPTED,
+        )
 
 
 class TrainingStatusApi(ApiView):

@@ -27,6 +27,8 @@ def collaboration_context(request, job):
             "comments": selectors.comment_list(job),
         },
         "may_share": may_edit,
+        # Editors stop a job that has not ended (the header's Stop button).
+        "may_stop": may_edit and not job.is_finished,
         "share_links": selectors.share_link_list(job) if may_edit else [],
     }
 

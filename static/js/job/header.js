@@ -5,6 +5,7 @@ import { getJSON, jobUrl } from "../lib/api.js";
 import { duration, setText, steps } from "../lib/format.js";
 import { boot, uid } from "./boot.js";
 import * as stages from "./stages.js";
+import * as stop from "./stop.js";
 
 let card = boot.card;
 // Whether the reader paused live updates (page.js says, once its feed exists).
@@ -63,6 +64,7 @@ function applyCard(next, { rate = undefined, eta = undefined } = {}) {
     setText(document.getElementById("job-eta"), duration(e));
     next.rate = r;
   }
+  stop.render(next);
   if (next.status !== boot.status) {
     if (boot.status === "queued" && !paused()) {
       // The queued layout has no charts to fill: show the running one.
