@@ -173,18 +173,18 @@ NO_VALUE = "(none)"
 
 
 def compare_groupings(jobs, diff_rows):
-    """What the compare page can group its jobs by: `{name: {uid: group label}}` for
-    `model`, `tag` (a job's tags together, so a job sits in one group) and each config
-    key whose value differs between the jobs (`config.<key>`), in that order. A job
-    without the value falls in the "(none)" group."""
+    """What the compare page can group its jobs by: `{name: {uid: [group label, ...]}}`
+    for `model`, `tag` and each config key whose value differs between the jobs
+    (`config.<key>`), in that order. As in the runs table's grouping, a job with several
+    tags is in each tag's group; a job without the value is in the "(none)" group."""
     groupings = {
-        "model": {job.uid: job.base_model or NO_VALUE for job in jobs},
-        "tag": {job.uid: ", ".join(sorted(job.tags or [])) or NO_VALUE for job in jobs},
+        "model": {job.uid: [job.base_model or NO_VALUE] for job in jobs},
+        "tag": {job.uid: sorted(set(job.tags or [])) or [NO_VALUE] for job in jobs},
     }
     for row in diff_rows:
         if row["differs"]:
             groupings[f"config.{row['key']}"] = {
-                job.uid: NO_VALUE if cell is None else str(cell)
+                job.uid: [NO_VALUE if cell is None else str(cell)]
                 for job, cell in zip(jobs, row["cells"], strict=True)
             }
     return groupings

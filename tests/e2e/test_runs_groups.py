@@ -41,7 +41,9 @@ GROUP_DATASETS = """(key) => {
 @pytest.fixture(scope="module")
 def band_jobs(report):
     for uid, (lr, value) in SEEDS.items():
-        report("/api/jobs", {"uid": uid, "name": uid, "model": "tiny", "config": {"e2e_lr": lr}})
+        tags = ["e2e-band", "e2e-wide"] if lr == 0.002 else ["e2e-band"]
+        job = {"uid": uid, "name": uid, "model": "tiny", "tags": tags, "config": {"e2e_lr": lr}}
+        report("/api/jobs", job)
         report(f"/api/jobs/{uid}/status", {"status": "running", "step": 10})
         steps = STEPS.get(uid, range(11))
         points = [{"key": KEY, "step": s, "value": value(s)} for s in steps]
@@ -123,7 +125,7 @@ def test_grouping_by_a_config_key_draws_each_groups_mean_and_std_band(page, band
     expect(page.locator("#group-legend")).to_be_hidden()
 
 
-def test_a_grouped_compare_url_opens_grouped_by_model(page, band_jobs):
+def test_a_grouped_compare_url_opens_grouped_and_a_job_may_be_in_several_groups(page, band_jobs):
     page.goto(f"/compare?jobs={','.join(band_jobs)}&group=model")
     expect(page.locator("#group-by")).to_have_value("model")
     datasets = group_datasets(page)
@@ -131,3 +133,12 @@ def test_a_grouped_compare_url_opens_grouped_by_model(page, band_jobs):
     # One model for all four jobs with data: one mean line over the four.
     assert [d["group"] for d in means] == ["tiny"]
     assert means[0]["points"][0] == [0, pytest.approx((1.0 + 3.0 + 10.0 + 14.0) / 4)]
+
+    # By tag a job is in each of its tags' groups; the queued job's "(none)" has no line.
+    page.select_option("#group-by", "tag")
+    datasets = group_datasets(page, "mean", 2)
+    firsts = {d["group"]: d["points"][0] for d in datasets if d["role"] == "mean"}
+    assert firsts == {"e2e-band": [0, pytest.approx(7.0)], "e2e-wide": [0, pytest.approx(12.0)]}
+    expect(page.locator("#group-legend li")).to_have_text(
+        ["e2e-band · 4 jobs · mean ± std", "e2e-wide · 2 jobs · mean ± std"]
+    )

@@ -98,10 +98,11 @@ def test_compare_offers_grouping_by_model_tags_and_each_differing_config_key(sig
         "config.seed",
         "config.warmup_steps",
     ]
-    assert groupings["model"] == {"run-a": "llama", "run-b": "llama"}
-    assert groupings["tag"] == {"run-a": "8bit, lora", "run-b": "(none)"}
-    assert groupings["config.learning_rate"] == {"run-a": "0.0002", "run-b": "0.0001"}
-    assert groupings["config.seed"] == {"run-a": "1", "run-b": "(none)"}
+    assert groupings["model"] == {"run-a": ["llama"], "run-b": ["llama"]}
+    # As in the runs table, a job with several tags is in each tag's group.
+    assert groupings["tag"] == {"run-a": ["8bit", "lora"], "run-b": ["(none)"]}
+    assert groupings["config.learning_rate"] == {"run-a": ["0.0002"], "run-b": ["0.0001"]}
+    assert groupings["config.seed"] == {"run-a": ["1"], "run-b": ["(none)"]}
     html = response.content.decode()
     assert '<option value="config.learning_rate">config.learning_rate</option>' in html
 

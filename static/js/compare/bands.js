@@ -4,14 +4,15 @@
 // job's series is read at every x any job of the group logged, interpolated linearly
 // between its own points and not at all outside its first and last x.
 
-/** `{label, uids}` per group of `grouping` (`{uid: label}`), in the jobs' order. */
+/** `{label, uids}` per group of `grouping` (`{uid: [label, ...]}`: a job with several
+ * tags is in each tag's group), in the jobs' order. */
 export function groupsOf(grouping, uids) {
   const groups = new Map();
   for (const uid of uids) {
-    const label = grouping[uid];
-    if (label === undefined) continue;
-    if (!groups.has(label)) groups.set(label, { label, uids: [] });
-    groups.get(label).uids.push(uid);
+    for (const label of grouping[uid] || []) {
+      if (!groups.has(label)) groups.set(label, { label, uids: [] });
+      groups.get(label).uids.push(uid);
+    }
   }
   return [...groups.values()];
 }
