@@ -85,11 +85,13 @@ def wait_compare(page):
 SIGNED_IN = {
     "dashboard": ("/", wait_cards),
     "runs": ("/runs?columns=status,model,step,config.lr,train/loss.last", wait_runs),
+    "runs grouped": ("/runs?columns=status,model,train/loss.last&group=model", wait_runs),
     "job running": (f"/job/{RUNNING}", wait_job_page),
     "job completed": (f"/job/{COMPLETED}", wait_job_page),
     "job failed": (f"/job/{FAILED}", wait_job_page),
     "job queued": (f"/job/{QUEUED}", lambda page: None),
     "compare": (f"/compare?jobs={RUNNING},{COMPLETED}", wait_compare),
+    "compare grouped": (f"/compare?jobs={RUNNING},{COMPLETED},{QUEUED}&group=tag", wait_compare),
     "alert settings": ("/settings/alerts", lambda page: None),
 }
 
@@ -165,7 +167,7 @@ def test_the_html_reports_have_no_wcag_violations(themed, server, path):
     assert_accessible(page)
 
 
-def test_the_axe_check_reports_a_violation_it_is_shown(themed):
+def test_the_axe_check_finds_an_unlabelled_field_and_names_it(themed):
     """The check itself works: a page with an unlabelled field fails it, readably."""
     page = themed()
     page.goto("/")
