@@ -169,6 +169,27 @@ def config_diff(configs):
     return rows
 
 
+NO_VALUE = "(none)"
+
+
+def compare_groupings(jobs, diff_rows):
+    """What the compare page can group its jobs by: `{name: {uid: [group label, ...]}}`
+    for `model`, `tag` and each config key whose value differs between the jobs
+    (`config.<key>`), in that order. As in the runs table's grouping, a job with several
+    tags is in each tag's group; a job without the value is in the "(none)" group."""
+    groupings = {
+        "model": {job.uid: [job.base_model or NO_VALUE] for job in jobs},
+        "tag": {job.uid: sorted(set(job.tags or [])) or [NO_VALUE] for job in jobs},
+    }
+    for row in diff_rows:
+        if row["differs"]:
+            groupings[f"config.{row['key']}"] = {
+                job.uid: [NO_VALUE if cell is None else str(cell)]
+                for job, cell in zip(jobs, row["cells"], strict=True)
+            }
+    return groupings
+
+
 def shared_metric_keys(jobs):
     """Keys at least two of the jobs logged (so a queued job in the selection, with no
     metrics yet, does not empty the charts): the loss keys first, then the rest by name."""

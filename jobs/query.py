@@ -25,6 +25,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from re import _constants as _re_constants
+from re import _parser as _re_parser
 
 from django.db.models import (
     DateTimeField,
@@ -550,6 +552,12 @@ class _Compiler:
             return ~Q(**{f"{target}__icontains": value})
         if op in ("regex", "!regex"):
             q = Q(**{f"{target}__{'iregex' if term.flags else 'regex'}": value})
+            literal = regex_required_literal(value, ignore_case=bool(term.flags))
+            if literal:
+                # Every match contains the literal: a LIKE the database runs natively
+                # first, so the regex (a Python function per row on SQLite) only sees
+                # the rows that may match. Implied by the regex, so the result is equal.
+                q = Q(**{f"{target}__icontains": literal}) & q
             return ~q if op == "!regex" else q
         if op == "exists":
             return ~Q(**{target: ""})
@@ -695,8 +703,9 @@ class _Compiler:
         return ~q if negating else q
 
     def term_metric(self, term, column):
-        # A semi-join on the summaries of one key (`metric_summary_key_idx`), not a lookup
-        # per job: the jobs whose summary matches. Two-valued, so negation needs no guard.
+        # A semi-join on the summaries of one key, one range of `metric_summary_min_idx`
+        # (`_max_idx`, `_last_idx`), not a lookup per job: the jobs whose summary matches.
+        # Two-valued, so negation needs no guard.
         key, attr = column.target, summary_column(column.target, column.summary)
         rows = MetricSummary.objects.filter(key=key)
         if term.op == "exists":
@@ -714,6 +723,28 @@ class _Compiler:
         raise _error(
             term, f"{term.field!r} is a number: expected ':', '=', '!=', '<', '<=', '>' or '>='"
         )
+
+
+def regex_required_literal(pattern, *, ignore_case=False):
+    """The longest run of plain characters every match of `pattern` contains ("qwen-sft-"
+    for `^qwen-sft-[0-9]*7$`), or "" when there is none of two characters or more or the
+    pattern is not one Python reads. Under `ignore_case` only an ASCII run counts (SQLite
+    folds the case of ASCII letters only)."""
+    try:
+        parsed = _re_parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return ""
+    ignore_case = ignore_case or bool(parsed.state.flags & re.IGNORECASE)
+    runs, run = [], []
+    for op, value in parsed:
+        if op is _re_constants.LITERAL:
+            run.append(chr(value))
+        else:
+            runs.append("".join(run))
+            run = []
+    runs.append("".join(run))
+    runs = [r for r in runs if len(r) >= 2 and (r.isascii() or not ignore_case)]
+    return max(runs, key=len, default="")
 
 
 def text_search(text):

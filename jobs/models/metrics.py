@@ -105,8 +105,13 @@ class MetricSummary(models.Model):
             models.UniqueConstraint(fields=["job", "key"], name="metric_summary_unique_job_key"),
         ]
         indexes = [
-            # The runs table's metric column keys: DISTINCT key over the summaries.
-            models.Index(fields=["key"], name="metric_summary_key_idx"),
+            # A query's metric terms (`val/loss.min<0.9`: job_id IN (SELECT job_id ...
+            # WHERE key=? AND min_value<?)) read one range of one of these, job_id
+            # included, not every summary of the key; `key` first, they also serve
+            # the runs table's metric column keys (DISTINCT key over the summaries).
+            models.Index(fields=["key", "min_value", "job"], name="metric_summary_min_idx"),
+            models.Index(fields=["key", "max_value", "job"], name="metric_summary_max_idx"),
+            models.Index(fields=["key", "last_value", "job"], name="metric_summary_last_idx"),
         ]
 
     def __str__(self):

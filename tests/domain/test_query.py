@@ -19,6 +19,7 @@ from jobs.query import (
     Text,
     query_apply,
     query_parse,
+    regex_required_literal,
     sort_apply,
 )
 from tests.factories import make_job
@@ -43,6 +44,24 @@ def test_every_comparison_operator_parses(op):
 def test_colon_tilde_is_contains_and_bang_tilde_is_not_contains():
     assert query_parse("model:~llama").op == "~"
     assert query_parse("model!~llama").op == "!~"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ignore_case", "literal"),
+    [
+        ("^qwen-sft-[0-9]*7$", False, "qwen-sft-"),
+        ("qwen.*sft", False, "qwen"),
+        ("x{2}yz", False, "yz"),
+        (r"llama\.3", False, "llama.3"),
+        ("ab?c", False, ""),  # no run of two plain characters
+        ("lora|dpo", False, ""),  # either branch may match
+        ("(", False, ""),  # not a pattern Python reads
+        ("é-sft", False, "é-sft"),
+        ("é-sft", True, ""),  # SQLite folds the case of ASCII only
+    ],
+)
+def test_a_regex_prefilters_on_the_literal_every_match_contains(pattern, ignore_case, literal):
+    assert regex_required_literal(pattern, ignore_case=ignore_case) == literal
 
 
 def test_regex_values_take_flags_and_escaped_slashes():
@@ -332,6 +351,10 @@ QUERIES = [
     "name:/^qwen.*sft/",
     "name:/QWEN/i",
     "name!=/dpo/",
+    "name:/^qwen-sft-[0-9]*7$/",
+    "name:/SFT-1/i",
+    "-name:/sft-2[0-9]$/",
+    "model:/Llama-3|Qwen2/",
     "model:llama-3-8b",
     "model:~llama",
     "dataset:alpaca OR dataset:dolly",

@@ -85,6 +85,28 @@ def test_compare_overlays_keys_two_jobs_share_even_with_a_queued_job_selected(si
     assert boot["keys"] == ["train/loss", "val/loss"]
 
 
+def test_compare_offers_grouping_by_model_tags_and_each_differing_config_key(signed_in):
+    a, b = two_jobs()
+    Job.objects.filter(pk=a.pk).update(base_model="llama", tags=["lora", "8bit"])
+    Job.objects.filter(pk=b.pk).update(base_model="llama", tags=[])
+    response = signed_in.get("/compare?jobs=run-a,run-b")
+    groupings = compare_boot(response)["groupings"]
+    assert list(groupings) == [
+        "model",
+        "tag",
+        "config.learning_rate",
+        "config.seed",
+        "config.warmup_steps",
+    ]
+    assert groupings["model"] == {"run-a": ["llama"], "run-b": ["llama"]}
+    # As in the runs table, a job with several tags is in each tag's group.
+    assert groupings["tag"] == {"run-a": ["8bit", "lora"], "run-b": ["(none)"]}
+    assert groupings["config.learning_rate"] == {"run-a": ["0.0002"], "run-b": ["0.0001"]}
+    assert groupings["config.seed"] == {"run-a": ["1"], "run-b": ["(none)"]}
+    html = response.content.decode()
+    assert '<option value="config.learning_rate">config.learning_rate</option>' in html
+
+
 def test_config_diff_marks_only_the_keys_whose_values_differ(signed_in):
     two_jobs()
     html = signed_in.get("/compare?jobs=run-a,run-b").content.decode()

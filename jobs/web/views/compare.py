@@ -9,6 +9,7 @@ from jobs.layout import (
     COMPARE_MIN_JOBS,
     VAL_LOSS_KEY,
     compare_final_rows,
+    compare_groupings,
     compare_uids,
     config_diff,
     shared_metric_keys,
@@ -66,6 +67,7 @@ def compare_context(jobs, *, shared=False):
             for job in jobs
         ],
         "keys": keys,
+        "groupings": compare_groupings(jobs, diff),
         "clocks": {job.uid: selectors.metric_step_clock(job) for job in jobs},
     }
     return {
@@ -77,4 +79,5 @@ def compare_context(jobs, *, shared=False):
         "final_rows": final_rows,
         "key_columns": [label for _, label in key_columns],
         "boot": boot,
+        "groupings": list(boot["groupings"]),
     }

@@ -1,17 +1,22 @@
-// The compare charts: one chart per metric key every job logged, one colour per job (the
-// --cmp-N palette), x by step or by time since each job started; each as a PNG.
+// The compare charts: one chart per metric key at least two jobs logged, one colour per
+// job (the --cmp-N palette), x by step or by time since each job started; each as a PNG.
+// "Group by" draws one mean line ± std band per group instead (bands.js); `?group=`.
 
 import { LineChart } from "../charts/line.js";
 import { downloadChartPng, safeFilename } from "../charts/png.js";
 import { getJSON, jobMetricsUrl } from "../lib/api.js";
 import { duration } from "../lib/format.js";
 import { onThemeChange } from "../lib/theme.js";
+import { bandRows, groupsOf } from "./bands.js";
 import { boot } from "./boot.js";
 
 const MAX_POINTS = 1000;
 let xMode = "step";
 const series = new Map(); // uid -> {key: [[step, value, epoch], ...]}
 const charts = new Map(); // key -> LineChart
+const groupings = boot.groupings || {};
+let groupBy = new URLSearchParams(location.search).get("group") || "";
+if (!Object.hasOwn(groupings, groupBy)) groupBy = "";
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -73,11 +78,14 @@ for (const article of document.querySelectorAll(".compare-chart")) {
     series: boot.jobs.map((job, index) => ({ id: job.uid, label: job.name, color: jobColor(index) })),
   });
   chart.formatX = formatX;
+  chart.tooltipLabel = tooltipLabel;
   chart.$article = article;
   charts.set(key, chart);
   article.querySelector("[data-png]").addEventListener("click", () => {
     const title = `${key} · by ${xMode === "time" ? "time since start" : "step"}`;
-    const legend = boot.jobs.map((job, index) => ({ label: job.name, color: jobColor(index) }));
+    const legend = groupBy
+      ? groupsOf(groupings[groupBy], boot.jobs.map((job) => job.uid)).map((g, i) => ({ label: `${g.label} (mean ± std)`, color: jobColor(i) }))
+      : boot.jobs.map((job, index) => ({ label: job.name, color: jobColor(index) }));
     downloadChartPng(chart.chart, { title, legend, filename: `${safeFilename("compare", key)}.png` });
   });
 }
@@ -90,11 +98,94 @@ function timeStep(points) {
   return TIME_STEPS.find((step) => last / step <= 7) || 86400 * Math.ceil(last / 86400 / 7);
 }
 
+// --- groups -------------------------------------------------------------------------
+
+const GROUP_ROLES = new Set(["band-low", "band-high", "mean"]);
+
+function withAlpha(color, alpha) {
+  const probe = document.createElement("canvas").getContext("2d");
+  probe.fillStyle = color;
+  const hex = probe.fillStyle;
+  if (!hex.startsWith("#")) return hex;
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+/** Replace the chart's group datasets: per group a lower edge, an upper edge filled down
+ * to it, and the mean line; the jobs' own lines are emptied meanwhile. */
+function setBands(chart, points) {
+  const datasets = chart.chart.data.datasets.filter((ds) => !GROUP_ROLES.has(ds.$role));
+  const groups = groupBy ? groupsOf(groupings[groupBy], boot.jobs.map((job) => job.uid)) : [];
+  const drawn = [];
+  groups.forEach((group, index) => {
+    const rows = bandRows(group.uids.map((uid) => points[uid]));
+    if (!rows.length) return;
+    drawn.push(index);
+    const color = jobColor(index);
+    const label = `${group.label} (${group.uids.length} job${group.uids.length === 1 ? "" : "s"})`;
+    const edge = { borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, tooltip: false, $group: group.label };
+    datasets.push(
+      { ...edge, label: `${label} − std`, data: rows.map((r) => ({ x: r.x, y: r.mean - r.std })), fill: false, $role: "band-low" },
+      {
+        ...edge,
+        label: `${label} + std`,
+        data: rows.map((r) => ({ x: r.x, y: r.mean + r.std })),
+        fill: "-1",
+        backgroundColor: withAlpha(color, 0.18),
+        $role: "band-high",
+      },
+      {
+        label,
+        data: rows.map((r) => ({ x: r.x, y: r.mean, std: r.std, n: r.n })),
+        borderColor: withAlpha(color, 1),
+        backgroundColor: withAlpha(color, 1),
+        pointHoverBackgroundColor: withAlpha(color, 1),
+        $role: "mean",
+        $group: group.label,
+        tooltip: true,
+      },
+    );
+  });
+  chart.chart.data.datasets = datasets;
+  return drawn;
+}
+
+/** The legend of the groups drawn on some chart (`drawn`: their indexes), in their
+ * chart colours; a group without data on any chart (queued jobs only) is left out. */
+function showGroupLegend(drawn) {
+  const legend = document.getElementById("group-legend");
+  if (!legend) return;
+  const groups = groupBy ? groupsOf(groupings[groupBy], boot.jobs.map((job) => job.uid)) : [];
+  const shown = groups.map((group, index) => [group, index]).filter(([, index]) => drawn.has(index));
+  legend.replaceChildren(
+    ...shown.map(([group, index]) => {
+      const item = document.createElement("li");
+      item.dataset.cmp = String(index + 1);
+      item.dataset.group = group.label;
+      const swatch = Object.assign(document.createElement("i"), { className: "swatch" });
+      swatch.setAttribute("aria-hidden", "true");
+      const n = group.uids.length;
+      item.append(swatch, `${group.label} · ${n} job${n === 1 ? "" : "s"} · mean ± std`);
+      return item;
+    }),
+  );
+  legend.hidden = !shown.length;
+}
+
+function tooltipLabel(item) {
+  const ds = item.dataset;
+  if (ds.$role !== "mean") return this.constructor.prototype.tooltipLabel.call(this, item);
+  const point = item.raw;
+  return ` ${ds.$group}  ${this.yFormat(point.y)} ± ${this.yFormat(point.std)} (${point.n} job${point.n === 1 ? "" : "s"})`;
+}
+
 function draw() {
+  const drawn = new Set();
   for (const [key, chart] of charts) {
     chart.resetZoom();
     const points = Object.fromEntries(boot.jobs.map((job) => [job.uid, pointsFor(job.uid, key)]));
-    for (const job of boot.jobs) chart.setPoints(job.uid, points[job.uid]);
+    for (const job of boot.jobs) chart.setPoints(job.uid, groupBy ? [] : points[job.uid]);
+    for (const index of setBands(chart, points)) drawn.add(index);
     const x = chart.chart.options.scales.x;
     if (xMode === "time") {
       x.suggestedMin = 0;
@@ -103,7 +194,10 @@ function draw() {
       delete x.suggestedMin;
       delete x.ticks.stepSize;
     }
+    // setPoints() drew the jobs' lines; the group datasets need a redraw of their own.
+    chart.requestUpdate({ offscreen: true });
   }
+  showGroupLegend(drawn);
 }
 
 function showChartProblem(text) {
@@ -143,6 +237,21 @@ axisGroup?.addEventListener("click", (event) => {
   draw();
 });
 
+// --- group by ------------------------------------------------------------------------
+
+const groupSelect = document.getElementById("group-by");
+if (groupSelect) {
+  groupSelect.value = groupBy;
+  groupSelect.addEventListener("change", () => {
+    groupBy = groupSelect.value;
+    const url = new URL(location.href);
+    if (groupBy) url.searchParams.set("group", groupBy);
+    else url.searchParams.delete("group");
+    history.replaceState(history.state, "", url);
+    draw();
+  });
+}
+
 // --- theme --------------------------------------------------------------------------
 
 onThemeChange(() => {
@@ -154,6 +263,7 @@ onThemeChange(() => {
     });
     chart.applyTheme();
   }
+  if (groupBy) draw(); // the bands take their colours when built
 });
 
 /** Every job's series (the page's one read), drawn. */
