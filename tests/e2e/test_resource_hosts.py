@@ -5,8 +5,14 @@ The job's samples are reported through the API as each node's client does
 (`POST /api/resources` with the job's uid and the node's host name).
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 from playwright.sync_api import expect
+
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -122,3 +128,72 @@ def test_a_single_host_job_shows_its_one_row_with_the_sample_count(page, report)
     expect(host_row(page, "solo").locator('[data-f="samples"]')).to_have_text("3")
     expect(page.locator("#resources-hint")).to_have_text("host solo")
     expect(headline(page, "cpu")).to_have_text("40%")
+
+
+NODE_SCRIPT = """
+import sys
+import tuneboard
+
+run = tuneboard.init(name="two real nodes", system_metrics_interval=0.3)
+run.stage("training")
+run.log({"train/loss": 1.0}, step=1)
+run.transport.flush(30)  # the job exists on the server before the test opens its page
+print("uid", run.uid, run.role, flush=True)
+sys.stdin.readline()  # training, until the test says stop
+run.finish()
+"""
+
+
+def test_two_real_nodes_each_sampling_its_host_fill_the_rows_live(page, server):
+    """A two-node launch (RANK 0 and 1, each its node's LOCAL_RANK 0) with the client's
+    own samplers: the page shows both hosts while the job runs, their counts growing."""
+    launch = "e2e-launch"
+    hosts = ("e2e-node-0", "e2e-node-1")
+    procs = []
+    for rank, host in enumerate(hosts):
+        env = {
+            **os.environ,
+            "TUNEBOARD_SERVER": server["url"],
+            "TUNEBOARD_TOKEN": server["token"],
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "client"), os.environ.get("PYTHONPATH", "")]),
+            "RANK": str(rank),
+            "LOCAL_RANK": "0",
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "1",
+            "TORCHELASTIC_RUN_ID": launch,
+            "TUNEBOARD_HOST": host,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", NODE_SCRIPT],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    try:
+        _, uid, role = procs[0].stdout.readline().split()
+        assert role == "main"
+        page.goto(f"/job/{uid}")
+        expect(page.locator("body")).to_have_attribute("data-synced", "true")
+        for host in hosts:
+            expect(host_row(page, host)).to_have_count(1, timeout=20_000)
+        expect(host_row(page, hosts[0]).locator("button")).to_have_attribute("aria-pressed", "true")
+        # Both nodes keep sampling: each row's count grows while the page is open.
+        for host in hosts:
+            cell = host_row(page, host).locator('[data-f="samples"]')
+            seen = int(cell.inner_text())
+            page.wait_for_function(
+                "([el, n]) => Number(el.textContent) > n",
+                arg=[cell.element_handle(), seen],
+                timeout=20_000,
+            )
+    finally:
+        for proc in procs:
+            proc.communicate("stop\n", timeout=60)
+    assert [proc.returncode for proc in procs] == [0, 0]
+    expect(page.locator("#job-status")).to_have_text("Completed", timeout=20_000)
+    expect(page.locator("#resource-host-rows tr")).to_have_count(2)

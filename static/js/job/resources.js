@@ -104,6 +104,7 @@ const hostRows = document.getElementById("resource-host-rows");
 const hostsBox = document.getElementById("resource-hosts");
 const hint = document.getElementById("resources-hint");
 let selectedHost = null;
+let hostChosen = false; // the reader picked a host: arrivals no longer move the charts
 
 function hostEntry(name) {
   let entry = hosts.get(name);
@@ -205,7 +206,10 @@ function drawHosts() {
       const button = row.querySelector("button");
       button.textContent = name || "(unnamed host)";
       button.title = `Show the charts of ${name}`;
-      button.addEventListener("click", () => select(name));
+      button.addEventListener("click", () => {
+        hostChosen = true;
+        select(name);
+      });
       // Rows stay sorted by host name.
       const after = [...hostRows.children].find((r) => r.dataset.host > name);
       hostRows.insertBefore(row, after || null);
@@ -248,11 +252,12 @@ function select(name) {
 function applySamples(samples, { replace = false, counted = null } = {}) {
   if (!samples.length) return;
   const added = store(samples, counted);
-  if (selectedHost === null || !hosts.has(selectedHost)) {
-    const names = [...hosts.keys()].sort();
-    const first = hosts.has(preferredHost) ? preferredHost : names[0];
+  // The job's own host (global rank 0's) is charted once it has samples, unless the
+  // reader chose another; until then the first host that sent some.
+  const wanted = hosts.has(preferredHost) && !hostChosen ? preferredHost : selectedHost;
+  if (wanted === null || wanted !== selectedHost) {
+    const first = wanted ?? [...hosts.keys()].sort()[0];
     if (first === undefined) return;
-    selectedHost = null;
     select(first);
     return;
   }
