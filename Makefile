@@ -66,6 +66,7 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_sampler.py
 	cd bench && ../$(PY) bench_distributed.py
 	cd bench && ../$(PY) bench_report.py
+	cd bench && ../$(PY) bench_keys.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache

@@ -1,5 +1,7 @@
 """Reads of resource samples: the newest one of a job, and downsampled time series."""
 
+from datetime import datetime
+
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -72,8 +74,32 @@ def _bucket_row(row, kind, gpu_count, host, job_uid):
     return sample
 
 
+def resource_hosts(samples):
+    """Per host of `samples`: `[{"host", "samples", "first", "last"}]`, by host name."""
+    rows = (
+        samples.order_by()
+        .values("host")
+        .annotate(n=Count("id"), first=Min("time"), last=Max("time"))
+        .order_by("host")
+    )
+    return [
+        {
+            "host": r["host"],
+            "samples": r["n"],
+            "first": isoformat(r["first"]),
+            "last": isoformat(r["last"]),
+        }
+        for r in rows
+    ]
+
+
 def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_POINTS):
-    """Samples of a job or host, at most `max_points` of them, oldest first.
+    """Samples of a job or host, at most `max_points` of them, oldest first, with the
+    hosts they came from (`hosts`, see `resource_hosts`).
+
+    A job whose samples come from several hosts (a multi-node run) is read host by host,
+    each with an equal share of `max_points`, so a downsampled bucket never mixes two
+    machines' readings; the hosts' samples are then merged by time.
 
     Up to `max_points` samples in range come back as stored. More are cut into
     `max_points // 2` buckets of consecutive samples, computed in the database; each
@@ -81,9 +107,35 @@ def resource_series(*, job=None, host=None, since=None, max_points=DEFAULT_MAX_P
     (GPU readings per GPU index included) at the bucket's first time and one holding the
     maximum at its last time, so every peak and trough survives. Synthetic samples carry
     `resolution` "bucket-min" / "bucket-max". Returns
-    `{"total": n, "downsampled": bool, "samples": [...]}`.
+    `{"total": n, "downsampled": bool, "hosts": [...], "samples": [...]}`.
     """
     samples = resource_samples(job=job, host=host, since=since)
+    hosts = resource_hosts(samples)
+    if len(hosts) > 1:
+        share = max(2, max_points // len(hosts))
+        parts = [
+            _host_series(
+                resource_samples(job=job, host=h["host"], since=since), share, job, h["host"]
+            )
+            for h in hosts
+        ]
+        merged = sorted(
+            (sample for part in parts for sample in part["samples"]),
+            key=lambda sample: datetime.fromisoformat(sample["time"]),
+        )
+        return {
+            "total": sum(part["total"] for part in parts),
+            "downsampled": any(part["downsampled"] for part in parts),
+            "hosts": hosts,
+            "samples": merged,
+        }
+    host = host or (hosts[0]["host"] if hosts else None)
+    return {**_host_series(samples, max_points, job, host), "hosts": hosts}
+
+
+def _host_series(samples, max_points, job, host):
+    """`{"total", "downsampled", "samples"}` of `samples` (one host's), downsampled to
+    at most `max_points` as `resource_series` describes."""
     stats = samples.order_by().aggregate(total=Count("id"), lo=Min("id"), hi=Max("id"))
     total = stats["total"]
     if total <= max_points:

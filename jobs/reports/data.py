@@ -28,7 +28,7 @@ from jobs.layout import (
     shared_metric_keys,
 )
 from jobs.models import JobStatus
-from monitoring.selectors import resource_series
+from monitoring.selectors import resource_hosts, resource_samples, resource_series
 
 POINTS_PER_KEY = 500
 POINTS_BUDGET = 30_000
@@ -162,8 +162,17 @@ def final_metric_rows(job, series_by_key):
 
 def resource_charts(job):
     """The resource charts of a job (time on x, seconds after the first sample), from at
-    most `RESOURCE_POINTS` samples with every bucket's peaks kept; [] without samples."""
-    samples = resource_series(job=job, max_points=RESOURCE_POINTS)["samples"]
+    most `RESOURCE_POINTS` samples with every bucket's peaks kept; [] without samples.
+
+    A multi-node job's charts are those of its own host (global rank 0's), as the job
+    page shows first; without samples from it, those of the first host that sent some.
+    """
+    hosts = [h["host"] for h in resource_hosts(resource_samples(job=job))]
+    if len(hosts) > 1:
+        host = job.host if job.host in hosts else hosts[0]
+        samples = resource_series(job=job, host=host, max_points=RESOURCE_POINTS)["samples"]
+    else:
+        samples = resource_series(job=job, max_points=RESOURCE_POINTS)["samples"]
     if not samples:
         return [], None
     times = [datetime.fromisoformat(s["time"]) for s in samples]

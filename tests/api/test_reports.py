@@ -211,3 +211,13 @@ def test_job_report_command_writes_the_html_file(tmp_path):
     call_command("job_report", job.uid, "-o", str(target), stdout=out)
     assert "Wrote" in out.getvalue()
     assert "llama tune" in target.read_text()
+
+
+def test_a_multi_node_jobs_report_charts_its_own_host_not_a_mix_of_hosts():
+    job = make_job(uid="two-nodes", status="completed", host="node-a")
+    add_samples("node-a", [sample(cpu_percent=10.0) for _ in range(3)], job=job)
+    add_samples("node-b", [sample(cpu_percent=90.0) for _ in range(2)], job=job)
+    charts, _ = report_data.resource_charts(job)
+    cpu = next(chart for chart in charts if chart["id"] == "res-cpu")
+    (line,) = cpu["series"]
+    assert line["y"] == [10.0, 10.0, 10.0]

@@ -113,3 +113,40 @@ def test_reading_needs_exactly_one_of_job_or_host(token_client):
     both = token_client.get("/api/training/resources?job=a&host=b")
     assert both.status_code == 400
     assert token_client.get("/api/training/resources?job=ghost").status_code == 404
+
+
+def test_a_multi_node_job_is_read_host_by_host_never_mixing_them_in_a_bucket(token_client):
+    job = make_job(uid="multi", status="running", host="node-a")
+    for host, cpu, count in (("node-a", 10.0, 300), ("node-b", 90.0, 120)):
+        add_samples(
+            host,
+            [sample(time=T0 + timedelta(seconds=i), cpu_percent=cpu) for i in range(count)],
+            job=job,
+        )
+    body = token_client.get("/api/training/resources?job=multi&max_points=100").json()
+    assert body["total"] == 420 and body["downsampled"] is True
+    assert [(h["host"], h["samples"]) for h in body["hosts"]] == [
+        ("node-a", 300),
+        ("node-b", 120),
+    ]
+    assert body["hosts"][1]["last"] == (T0 + timedelta(seconds=119)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    by_host = {}
+    for s in body["samples"]:
+        by_host.setdefault(s["host"], set()).add(s["cpu_percent"])
+    # Each host's buckets hold its own readings only: a mixed bucket would span 10–90.
+    assert by_host == {"node-a": {10.0}, "node-b": {90.0}}
+    assert all(len([s for s in body["samples"] if s["host"] == h]) <= 50 for h in by_host)
+    times = [datetime.fromisoformat(s["time"]) for s in body["samples"]]
+    assert times == sorted(times)
+
+
+def test_a_short_multi_node_read_returns_every_sample_of_every_host(token_client):
+    job = make_job(uid="pair", status="running", host="node-a")
+    add_samples("node-a", [sample(time=T0 + timedelta(seconds=i)) for i in range(3)], job=job)
+    add_samples("node-b", [sample(time=T0 + timedelta(seconds=i)) for i in range(2)], job=job)
+    body = token_client.get("/api/training/resources?job=pair").json()
+    assert body["total"] == 5 and body["downsampled"] is False
+    assert [s["host"] for s in body["samples"]].count("node-b") == 2
+    assert [h["host"] for h in body["hosts"]] == ["node-a", "node-b"]

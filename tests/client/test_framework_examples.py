@@ -4,11 +4,11 @@ import secrets
 import subprocess
 import sys
 
-import pytest
+from tests.support.frameworks import need
 
 from .live import REPO
 
-pytest.importorskip("torch")
+need("torch")
 
 
 def run_example(client_env, script, *args):
@@ -47,7 +47,7 @@ def lines(server, uid):
 
 
 def test_hf_finetune_example_reports_the_evaluate_after_train(server, client_env):
-    pytest.importorskip("transformers")
+    need("transformers")
     uid = f"hf-finetune-{secrets.token_hex(3)}"
     run_example(client_env, "hf_finetune.py", "--uid", uid, "--max-steps", "6", "--eval-steps", "3")
     job = server.get(f"/api/jobs/{uid}")
@@ -64,7 +64,7 @@ def test_hf_finetune_example_reports_the_evaluate_after_train(server, client_env
 
 
 def test_lightning_example_reports_fit_validate_and_test(server, client_env):
-    pytest.importorskip("lightning")
+    need("lightning")
     uid = f"pl-example-{secrets.token_hex(3)}"
     run_example(client_env, "lightning_classifier.py", "--uid", uid, "--epochs", "2")
     job = server.get(f"/api/jobs/{uid}")

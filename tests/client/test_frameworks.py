@@ -7,11 +7,11 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
+from tests.support.frameworks import need
 
 from .live import REPO
 
-pytest.importorskip("torch")
+need("torch")
 
 
 def run_script(client_env, source, *args):
@@ -101,7 +101,7 @@ trainer.test(model, loader())
 
 
 def test_lightning_fit_validate_test(server, client_env, tmp_path):
-    pytest.importorskip("lightning")
+    need("lightning")
     uid = f"lightning-{secrets.token_hex(3)}"
     run_script(client_env, LIGHTNING_SCRIPT, uid, str(tmp_path))
 
@@ -147,7 +147,7 @@ accelerator.end_training()
 
 
 def test_accelerate_loop(server, client_env):
-    pytest.importorskip("accelerate")
+    need("accelerate")
     uid = f"accelerate-{secrets.token_hex(3)}"
     run_script(client_env, ACCELERATE_SCRIPT, uid)
 
@@ -187,7 +187,7 @@ trainer.save_model(sys.argv[2] + "/final")
 
 
 def test_hf_trainer_train_evaluate_save_model(server, client_env, tmp_path):
-    pytest.importorskip("transformers")
+    need("transformers")
     uid = f"hf-lifecycle-{secrets.token_hex(3)}"
     run_script(client_env, HF_SCRIPT, uid, str(tmp_path))
 

@@ -4,12 +4,12 @@ import secrets
 import subprocess
 import sys
 
-import pytest
+from tests.support.frameworks import need
 
 from .live import REPO
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+need("torch")
+need("transformers")
 
 
 def test_trainer_run_is_reported_through_the_callback(server, client_env):

@@ -7,7 +7,7 @@
     trainer.evaluate()          # still reported: validation stage, val/* metrics
     trainer.save_model("out")   # save_model stage
 
-Without a run, the callback creates one at train begin (from the Trainer's arguments
+Without a run, the callback creates one when the Trainer is built (from its arguments
 and `init_options`) and keeps it open until the process exits, when it is completed —
 so `evaluate()`, `predict()` and `save_model()` after `train()` are reported — or until
 `callback.run.finish()`. A script that dies fails it (the client's excepthook). With a
@@ -149,8 +149,9 @@ class TuneboardCallback(TrainerCallback):
                     or type(model).__name__
                 )
             options.setdefault("config", _config_of(args))
-            if state.max_steps:
-                options.setdefault("total_steps", state.max_steps)
+            total_steps = state.max_steps or (args.max_steps if args.max_steps > 0 else 0)
+            if total_steps:
+                options.setdefault("total_steps", total_steps)
             if args.num_train_epochs:
                 options.setdefault("total_epochs", args.num_train_epochs)
             self.run = init(**options)
@@ -173,6 +174,11 @@ class TuneboardCallback(TrainerCallback):
             self.run.fail(exc, timeout=timeout)
 
     # Trainer events ---------------------------------------------------------------
+
+    def on_init_end(self, args, state, control, model=None, **kwargs):
+        # The run starts with the Trainer, so what the script prints between building it
+        # and train() (dataset sizes, a baseline evaluate()) is captured too.
+        self._ensure_run(args, state, model)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         # Every process makes its run: on other nodes' local rank 0 it samples the node.

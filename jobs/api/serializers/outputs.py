@@ -299,12 +299,26 @@ class TrainingSummaryOutput(serializers.Serializer):
     jobs = RunningJobSummaryOutput(many=True)
 
 
+class ResourceHostOutput(serializers.Serializer):
+    """One host of a resource read (`monitoring.selectors.resource_hosts`)."""
+
+    host = serializers.CharField()
+    samples = serializers.IntegerField(help_text="Samples of this host in the read's range.")
+    first = serializers.DateTimeField()
+    last = serializers.DateTimeField()
+
+
 class ResourceSeriesOutput(serializers.Serializer):
     job = serializers.CharField(allow_null=True)
     host = serializers.CharField(allow_null=True)
     max_points = serializers.IntegerField()
     total = serializers.IntegerField()
     downsampled = serializers.BooleanField()
+    hosts = ResourceHostOutput(
+        many=True,
+        help_text="The hosts the samples came from, by name: several for a multi-node job, "
+        "each downsampled on its own.",
+    )
     samples = ResourceSampleOutput(many=True)
 
 

@@ -1,11 +1,14 @@
 // Resource charts (GPU, CPU, memory, disk, network) on a shared time axis, with the
-// newest reading as each chart's headline. What the page missed is read after the time
-// of the last sample it read (lib/catchup.js); a sample read twice replaces itself.
+// newest reading as each chart's headline, and the hosts table: one row per host that
+// sent samples for the job (every node of a multi-node run), with its newest reading,
+// its GPUs and its sample count. The charts draw one host at a time. What the page missed
+// is read after the time of the last sample it read (lib/catchup.js); a sample read
+// twice replaces itself.
 
 import { LineChart, chartGroup } from "../charts/line.js";
 import { firstJSON, getJSON, jobResourcesUrl } from "../lib/api.js";
 import { Cursors, isoMicros } from "../lib/catchup.js";
-import { setText } from "../lib/format.js";
+import { clock, setText } from "../lib/format.js";
 import { uid } from "./boot.js";
 
 const GIB = 1024 ** 3;
@@ -13,7 +16,6 @@ const MB = 1e6;
 
 const SAMPLES = "samples"; // the one key of this stream
 const cursors = new Cursors(); // by sample time
-let newestShown = null; // time (µs) of the sample the headlines show
 let loading = null; // the first read, while it runs
 
 const resourceGroup = chartGroup();
@@ -91,8 +93,54 @@ function resourceHeadline(id, sample, values) {
   return RESOURCE_FORMAT[id](mean);
 }
 
-function applySamples(samples, { replace = false } = {}) {
-  if (!samples.length) return;
+// The samples the page holds, per host: a multi-node job has one row per host in the
+// hosts table, and the charts draw one host at a time (the job's own host first; a click
+// on a row switches). {host: {samples: Map(µs → sample), times: Set(µs of raw samples),
+// count, newest, newestAt}}
+const hosts = new Map();
+const resourcesEl = document.getElementById("resources");
+const preferredHost = resourcesEl?.dataset.host || "";
+const hostRows = document.getElementById("resource-host-rows");
+const hostsBox = document.getElementById("resource-hosts");
+const hint = document.getElementById("resources-hint");
+let selectedHost = null;
+let hostChosen = false; // the reader picked a host: arrivals no longer move the charts
+
+function hostEntry(name) {
+  let entry = hosts.get(name);
+  if (!entry) {
+    entry = { samples: new Map(), times: new Set(), count: 0, newest: null, newestAt: null };
+    hosts.set(name, entry);
+  }
+  return entry;
+}
+
+/** Store `samples` under their hosts; `counted` (the read's per-host totals) stands for
+ * samples that came downsampled. Returns {host: [new samples]} in time order. */
+function store(samples, counted = null) {
+  const added = {};
+  for (const sample of samples) {
+    const name = sample.host || "";
+    const entry = hostEntry(name);
+    const at = isoMicros(sample.time);
+    entry.samples.set(at, sample);
+    const raw = !String(sample.resolution || "").startsWith("bucket");
+    if (raw && !counted && !entry.times.has(at)) {
+      entry.times.add(at);
+      entry.count += 1;
+    }
+    if (entry.newestAt === null || at >= entry.newestAt) {
+      entry.newestAt = at;
+      entry.newest = sample;
+    }
+    (added[name] ||= []).push(sample);
+  }
+  for (const h of counted || []) hostEntry(h.host).count += h.samples;
+  return added;
+}
+
+/** Draw `samples` (of one host) on the charts; `replace` redraws each series whole. */
+function draw(samples, { replace = false } = {}) {
   const rows = {};
   for (const sample of samples) {
     const x = new Date(sample.time).getTime();
@@ -103,23 +151,121 @@ function applySamples(samples, { replace = false } = {}) {
       }
     }
   }
+  if (replace) {
+    // Series of another host's GPUs that this host lacks are emptied.
+    for (const [chartId, chart] of resourceCharts) {
+      for (const seriesId of chart.series.keys()) {
+        if (!rows[`${chartId}|${seriesId}`]) chart.setPoints(seriesId, []);
+      }
+    }
+  }
   for (const { chartId, seriesId, s, points } of Object.values(rows)) {
     const chart = resourceCharts.get(chartId);
     if (!chart) continue;
     if (!chart.hasSeries(seriesId)) chart.addSeries({ id: seriesId, label: s.label, color: s.color });
+    points.sort((a, b) => a[0] - b[0]);
     if (replace) chart.setPoints(seriesId, points);
     else chart.append(seriesId, points);
   }
-  const newest = samples[samples.length - 1];
-  const newestTime = isoMicros(newest.time);
-  // The headlines show the newest sample: a catch-up of older ones leaves them.
-  const current = newestShown === null || newestTime >= newestShown;
-  if (current) newestShown = newestTime;
-  const values = resourceValues(newest);
+}
+
+function drawHeadlines() {
+  const entry = hosts.get(selectedHost);
+  const newest = entry?.newest;
+  const values = newest ? resourceValues(newest) : {};
   for (const [id, chart] of resourceCharts) {
-    if (current) setText(chart.$el.querySelector('[data-f="value"]'), resourceHeadline(id, newest, values[id] || {}));
+    if (newest) setText(chart.$el.querySelector('[data-f="value"]'), resourceHeadline(id, newest, values[id] || {}));
     chart.loaded();
   }
+}
+
+function gpuText(gpu, i) {
+  const parts = [`GPU ${gpu.index ?? i}`];
+  if (gpu.util !== null && gpu.util !== undefined) parts.push(RESOURCE_FORMAT.gpu_util(gpu.util));
+  if (gpu.mem_used !== null && gpu.mem_used !== undefined) {
+    parts.push(gpu.mem_total ? `${(gpu.mem_used / GIB).toFixed(1)} / ${(gpu.mem_total / GIB).toFixed(0)} GiB` : RESOURCE_FORMAT.vram(gpu.mem_used / GIB));
+  }
+  return parts.join(" ");
+}
+
+/** The hosts table: one row per host with its newest reading, its GPUs and how many
+ * samples it sent; the row whose charts show is pressed. */
+function drawHosts() {
+  if (!hostRows) return;
+  const names = [...hosts.keys()].sort();
+  for (const name of names) {
+    const entry = hosts.get(name);
+    let row = hostRows.querySelector(`tr[data-host="${CSS.escape(name)}"]`);
+    if (!row) {
+      row = document.createElement("tr");
+      row.dataset.host = name;
+      row.innerHTML =
+        '<th scope="row"><button class="resource-host" type="button" aria-pressed="false"></button></th>' +
+        '<td data-f="gpus"></td><td class="num" data-f="cpu"></td><td class="num" data-f="ram"></td>' +
+        '<td class="num" data-f="samples"></td><td class="num" data-f="last"></td>';
+      const button = row.querySelector("button");
+      button.textContent = name || "(unnamed host)";
+      button.title = `Show the charts of ${name}`;
+      button.addEventListener("click", () => {
+        hostChosen = true;
+        select(name);
+      });
+      // Rows stay sorted by host name.
+      const after = [...hostRows.children].find((r) => r.dataset.host > name);
+      hostRows.insertBefore(row, after || null);
+    }
+    const s = entry.newest || {};
+    const gpus = s.gpus || [];
+    setText(row.querySelector('[data-f="gpus"]'), gpus.length ? gpus.map(gpuText).join(" · ") : "none");
+    setText(row.querySelector('[data-f="cpu"]'), Number.isFinite(s.cpu_percent) ? RESOURCE_FORMAT.cpu(s.cpu_percent) : "—");
+    setText(
+      row.querySelector('[data-f="ram"]'),
+      Number.isFinite(s.ram_used) ? (s.ram_total ? `${(s.ram_used / GIB).toFixed(1)} / ${(s.ram_total / GIB).toFixed(0)} GiB` : RESOURCE_FORMAT.ram(s.ram_used / GIB)) : "—",
+    );
+    setText(row.querySelector('[data-f="samples"]'), String(entry.count));
+    const last = row.querySelector('[data-f="last"]');
+    setText(last, s.time ? clock(s.time) : "—");
+    if (s.time) last.title = s.time;
+    const pressed = String(name === selectedHost);
+    const button = row.querySelector("button");
+    if (button.getAttribute("aria-pressed") !== pressed) button.setAttribute("aria-pressed", pressed);
+    row.classList.toggle("is-selected", name === selectedHost);
+  }
+  if (hostsBox) hostsBox.hidden = !names.length;
+  if (resourcesEl) resourcesEl.dataset.hosts = String(names.length);
+  if (hint && names.length) {
+    const text = names.length > 1 ? `${names.length} hosts · charts of ${selectedHost}` : `host ${names[0]}`;
+    if (hint.textContent.trim() !== text) setText(hint, text);
+  }
+}
+
+/** Show the charts of host `name`. */
+function select(name) {
+  if (!hosts.has(name) || name === selectedHost) return;
+  selectedHost = name;
+  const samples = [...hosts.get(name).samples.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s);
+  draw(samples, { replace: true });
+  drawHeadlines();
+  drawHosts();
+}
+
+function applySamples(samples, { replace = false, counted = null } = {}) {
+  if (!samples.length) return;
+  const added = store(samples, counted);
+  // The job's own host (global rank 0's) is charted once it has samples, unless the
+  // reader chose another; until then the first host that sent some.
+  const wanted = hosts.has(preferredHost) && !hostChosen ? preferredHost : selectedHost;
+  if (wanted === null || wanted !== selectedHost) {
+    const first = wanted ?? [...hosts.keys()].sort()[0];
+    if (first === undefined) return;
+    select(first);
+    return;
+  }
+  if (added[selectedHost]) {
+    draw(added[selectedHost], { replace });
+    drawHeadlines();
+  }
+  drawHosts();
 }
 
 /** The time of the newest of `samples`, as a reading position. */
@@ -143,7 +289,7 @@ async function loadOnce() {
   const data = await firstJSON(jobResourcesUrl(uid, "max_points=400"));
   const newest = newestOf(data.samples);
   if (newest) cursors.read(SAMPLES, newest.at, newest.time);
-  applySamples(data.samples, { replace: true });
+  applySamples(data.samples, { replace: true, counted: data.downsampled ? data.hosts : null });
   if (!data.samples.length) {
     for (const chart of resourceCharts.values()) {
       chart.loaded();
@@ -169,7 +315,7 @@ export async function poll(ticket = null) {
   if (data.samples.length) {
     for (const el of document.querySelectorAll("#resources .chart-empty")) el.remove();
   }
-  applySamples(data.samples);
+  applySamples(data.samples, { counted: data.downsampled ? data.hosts : null });
   const newest = newestOf(data.samples);
   if (newest) cursors.read(SAMPLES, newest.at, newest.time);
   cursors.readDone(ticket);
