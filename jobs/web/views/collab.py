@@ -27,6 +27,7 @@ def collaboration_context(request, job):
             "comments": selectors.comment_list(job),
         },
         "may_share": may_edit,
+        "may_rename": may_edit,
         "share_links": selectors.share_link_list(job) if may_edit else [],
     }
 
