@@ -42,11 +42,11 @@ def _alerts():
 
 
 def _trash():
-    from jobs.services import PURGE_PASS_BATCHES, trash_purge
+    from jobs.services import PURGE_DUTY, PURGE_PASS_BATCHES, trash_purge
 
     def purge_pass():
         # Bounded, so a stop request is honoured within one pass; the next goes on.
-        return trash_purge(max_batches=PURGE_PASS_BATCHES, pause=0.01)
+        return trash_purge(max_batches=PURGE_PASS_BATCHES, duty=PURGE_DUTY)
 
     return purge_pass, 60.0
 

@@ -62,6 +62,7 @@ from .stages import stage_move
 from .tokens import token_create, token_revoke
 from .trash import (
     PURGE_BATCH,
+    PURGE_DUTY,
     PURGE_PASS_BATCHES,
     job_restore,
     job_trash,
@@ -77,6 +78,7 @@ __all__ = [
     "MAX_SAMPLE_META_BYTES",
     "MAX_SAMPLE_TEXT",
     "PURGE_BATCH",
+    "PURGE_DUTY",
     "PURGE_PASS_BATCHES",
     "SPARKLINE_POINTS",
     "Conflict",

@@ -23,6 +23,13 @@ from .audit import JOB_DELETE, JOB_PURGE, JOB_RESTORE, audit_record
 from .jobs import job_broadcast
 
 PURGE_BATCH = 5000
+# The share of its running time the purge holds the database: after a batch that took t
+# seconds it waits t·(1 − duty)/duty, so writers queued behind it (SQLite serialises
+# writers; its busy handler polls) get their turn, and it takes at most half a core.
+PURGE_DUTY = 0.5
+# The least rest between batches: longer than the longest sleep of SQLite's busy handler
+# (100 ms), so a writer that found the database locked wakes while it is free.
+PURGE_REST_MIN = 0.12
 # Batches one pass of the purge daemon runs (about 2.5 million rows) before it yields.
 PURGE_PASS_BATCHES = 500
 # Jobs one purge pass looks at; the next pass takes the rest.
@@ -82,12 +89,13 @@ def job_restore(*, job, actor=None, token=None, now=None):
     return job
 
 
-def trash_purge(*, now=None, batch_size=PURGE_BATCH, max_batches=None, pause=0.0):
+def trash_purge(*, now=None, batch_size=PURGE_BATCH, max_batches=None, duty=1.0):
     """Remove the jobs deleted `TRASH_DAYS` or more before `now` with their points,
     rollups, summaries, logs, resource samples, samples and checkpoints.
 
     Each batch deletes at most `batch_size` rows of one table in its own transaction;
-    `pause` seconds between batches let waiting writers in. With `max_batches` the pass
+    with `duty` < 1 the purge rests after each batch (see `PURGE_DUTY`), so waiting
+    writers get the database between batches. With `max_batches` the pass
     stops after that many batches (the next pass goes on where it stopped). Returns
     `{"jobs": [purged uids], "rows": rows deleted, "batches": n, "done": bool}`.
     """
@@ -104,6 +112,7 @@ def trash_purge(*, now=None, batch_size=PURGE_BATCH, max_batches=None, pause=0.0
             while True:
                 if max_batches is not None and result["batches"] >= max_batches:
                     return result
+                started = time.monotonic()
                 with transaction.atomic():
                     ids = list(
                         model._base_manager.filter(job_id=pk).values_list("pk", flat=True)[
@@ -115,8 +124,9 @@ def trash_purge(*, now=None, batch_size=PURGE_BATCH, max_batches=None, pause=0.0
                 if not ids:
                     break
                 result["batches"] += 1
-                if pause:
-                    time.sleep(pause)
+                if duty < 1:
+                    held = time.monotonic() - started
+                    time.sleep(max(PURGE_REST_MIN, held * (1 - duty) / duty))
         with transaction.atomic():
             job = Job.objects.select_for_update().filter(pk=pk, deleted_at__lte=cutoff).first()
             if job is None:

@@ -146,7 +146,11 @@ def test_the_purge_command_takes_the_time_it_runs_at(admin):
     assert "Purged 0 job(s)" in out.getvalue()
     assert Job.objects.filter(pk=job.pk).exists()
     call_command(
-        "purge_trash", now=(T0 + timedelta(days=30)).isoformat(), batch_size=50, stdout=out
+        "purge_trash",
+        now=(T0 + timedelta(days=30)).isoformat(),
+        batch_size=50,
+        duty=1.0,
+        stdout=out,
     )
     assert "Purged 1 job(s)" in out.getvalue() and "by-command" in out.getvalue()
     assert not Job.objects.filter(pk=job.pk).exists()

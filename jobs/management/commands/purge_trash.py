@@ -25,13 +25,21 @@ class Command(BaseCommand):
             "--now", help="Purge as if it were this ISO time (default: now); for tests and drills."
         )
         parser.add_argument(
+            "--duty",
+            type=float,
+            default=services.PURGE_DUTY,
+            help="Share of the time the purge holds the database (over 0, at most 1: no rest).",
+        )
+        parser.add_argument(
             "--loop", action="store_true", help="Run as a daemon, every --interval."
         )
         parser.add_argument("--interval", type=float, default=60.0)
 
-    def handle(self, *args, batch_size, now, loop, interval, **options):
+    def handle(self, *args, batch_size, now, duty, loop, interval, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if not 0 < duty <= 1:
+            raise CommandError("--duty must be over 0 and at most 1")
         at = None
         if now:
             at = parse_datetime(now)
@@ -43,16 +51,19 @@ class Command(BaseCommand):
 
             def purge_pass():
                 return services.trash_purge(
-                    batch_size=batch_size, max_batches=services.PURGE_PASS_BATCHES, pause=0.01
+                    batch_size=batch_size, max_batches=services.PURGE_PASS_BATCHES, duty=duty
                 )
 
             daemon = Daemon("trash purge", purge_pass, interval=interval, logger=logger)
             daemon.handle_signals()
             daemon.run()
             return
+        cutoff = services.trash_cutoff(at)
+        self.stdout.write(f"Purging the jobs deleted before {cutoff.isoformat()}")
+        self.stdout.flush()
         purged, rows = [], 0
         while True:
-            result = services.trash_purge(now=at, batch_size=batch_size)
+            result = services.trash_purge(now=at, batch_size=batch_size, duty=duty)
             purged += result["jobs"]
             rows += result["rows"]
             if result["done"]:
