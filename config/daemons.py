@@ -3,8 +3,9 @@
 With the default in-memory channel layer, a push only reaches browsers connected to the
 process that made it. So that the demo simulator, the resource sampler and the alert
 watcher move the pages without Redis, `TUNEBOARD_EMBEDDED_DAEMONS=sampler,simulator,alerts`
-runs them as threads of the ASGI server, sending on its event loop. With `REDIS_URL` set,
-the separate `manage.py` daemons do the same job across processes.
+runs them as threads of the ASGI server, sending on its event loop (`trash`, the purge of
+jobs deleted 30 days ago, needs no loop but runs there too). With `REDIS_URL` set, the
+separate `manage.py` daemons do the same job across processes.
 """
 
 import logging
@@ -40,7 +41,17 @@ def _alerts():
     return alerts_pass, float(settings.TUNEBOARD_ALERTS_INTERVAL)
 
 
-DAEMONS = {"sampler": _sampler, "simulator": _simulator, "alerts": _alerts}
+def _trash():
+    from jobs.services import PURGE_DUTY, PURGE_PASS_BATCHES, trash_purge
+
+    def purge_pass():
+        # Bounded, so a stop request is honoured within one pass; the next goes on.
+        return trash_purge(max_batches=PURGE_PASS_BATCHES, duty=PURGE_DUTY)
+
+    return purge_pass, 60.0
+
+
+DAEMONS = {"sampler": _sampler, "simulator": _simulator, "alerts": _alerts, "trash": _trash}
 
 
 def _run(name, factory, loop):

@@ -322,12 +322,13 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "tuneboard@localhost")
-# Daemons run as threads of the server (jobs/embedded.py): sampler, simulator, alerts.
+# Daemons run as threads of the server (config/daemons.py): sampler, simulator, alerts,
+# trash (the purge of jobs deleted TRASH_DAYS ago).
 TUNEBOARD_EMBEDDED_DAEMONS = envlist("TUNEBOARD_EMBEDDED_DAEMONS")
-if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts"}:
+if unknown := set(TUNEBOARD_EMBEDDED_DAEMONS) - {"sampler", "simulator", "alerts", "trash"}:
     raise ImproperlyConfigured(
         f"TUNEBOARD_EMBEDDED_DAEMONS: unknown {', '.join(sorted(unknown))}; "
-        "choose from sampler, simulator, alerts"
+        "choose from sampler, simulator, alerts, trash"
     )
 # Seconds between two passes of the embedded alert watcher (the time conditions of alert
 # rules, deliveries and their retries); `manage.py watch_alerts --interval` for the daemon.

@@ -4,7 +4,14 @@ import django_filters
 from django.db.models import Q
 
 from jobs.models import Job, JobStatus
-from jobs.query import QuerySyntaxError, is_plain_text, query_apply, query_parse, sort_apply
+from jobs.query import (
+    QuerySyntaxError,
+    is_plain_text,
+    mentions_archived,
+    query_apply,
+    query_parse,
+    sort_apply,
+)
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -59,6 +66,24 @@ class JobFilter(django_filters.FilterSet):
     class Meta:
         model = Job
         fields = []
+
+    @property
+    def qs(self):
+        # Archived jobs leave the default lists; a query naming `archived` (through
+        # `query`, or `q` read as a query) keeps them and chooses itself.
+        if not hasattr(self, "_qs"):
+            queryset = super().qs
+            if not any(self._names_archived(self.data.get(key)) for key in ("query", "q")):
+                queryset = queryset.filter(archived=False)
+            self._qs = queryset
+        return self._qs
+
+    @staticmethod
+    def _names_archived(text):
+        try:
+            return bool(text) and mentions_archived(query_parse(text))
+        except QuerySyntaxError:
+            return False
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags_text__contains=f",{value},")

@@ -373,7 +373,15 @@ TEXT_FIELDS = {
 }
 NUMBER_FIELDS = {"step": "current_step", "progress": "progress", "epoch": "epoch"}
 TIME_FIELDS = {"created": "created_at", "started": "started_at", "finished": "finished_at"}
-JOB_FIELDS = ("status", *TEXT_FIELDS, "tag", *NUMBER_FIELDS, "duration", *TIME_FIELDS)
+JOB_FIELDS = (
+    "status",
+    *TEXT_FIELDS,
+    "tag",
+    *NUMBER_FIELDS,
+    "duration",
+    *TIME_FIELDS,
+    "archived",
+)
 SUMMARIES = {
     "last": "last_value",
     "min": "min_value",
@@ -463,6 +471,8 @@ def column_resolve(name, *, config_keys=None, position=0, field="query"):
         return _Column("number", NUMBER_FIELDS[name])
     if name == "duration":
         return _Column("duration")
+    if name == "archived":
+        return _Column("archived", "archived")
     if name in TIME_FIELDS:
         return _Column("time", TIME_FIELDS[name])
     if name.startswith("config.") and len(name) > len("config."):
@@ -577,6 +587,15 @@ class _Compiler:
             q = Q(status=status)
             return ~q if term.op == "!=" else q
         return self._text_ops(term, "status", "'status'")
+
+    def term_archived(self, term, column):
+        value = term.value.lower()
+        if term.op not in (":", "=", "!=") or term.quoted or value not in ("true", "false"):
+            raise _error(
+                term, "'archived' is true or false: expected archived:true or archived:false"
+            )
+        q = Q(archived=value == "true")
+        return ~q if term.op == "!=" else q
 
     def term_tag(self, term, column):
         op, value = term.op, term.value
@@ -757,13 +776,28 @@ def text_search(text):
     )
 
 
+def mentions_archived(tree):
+    """Whether a query names `archived` anywhere (then archived jobs are not hidden)."""
+    if isinstance(tree, Term):
+        return tree.field == "archived"
+    if isinstance(tree, Not):
+        return mentions_archived(tree.node)
+    if isinstance(tree, (And, Or)):
+        return any(mentions_archived(node) for node in tree.nodes)
+    return False
+
+
 def query_apply(queryset, text, *, now=None):
     """`queryset` narrowed to the jobs `text` matches, in the database.
 
-    Raises `QuerySyntaxError` for a query that cannot be read or names an unknown field
-    (a bare name is a config key when some job of `queryset` has it in its config).
+    Archived jobs are left out unless the query names `archived` (`archived:true` finds
+    them, `archived:false` says so explicitly). Raises `QuerySyntaxError` for a query that
+    cannot be read or names an unknown field (a bare name is a config key when some job of
+    `queryset` has it in its config).
     """
     tree = query_parse(text)
+    if not mentions_archived(tree):
+        queryset = queryset.filter(archived=False)
     if tree is None:
         return queryset
     compiler = _Compiler(queryset, now or timezone.now())

@@ -39,7 +39,9 @@ class Sampler:
     def running_jobs(self):
         if self.job_uid:
             return list(Job.objects.filter(uid=self.job_uid))
-        return list(Job.objects.filter(status=JobStatus.RUNNING, host=self.host))
+        return list(
+            Job.objects.filter(status=JobStatus.RUNNING, host=self.host, deleted_at__isnull=True)
+        )
 
     def sample_once(self):
         """Take one sample and (unless storing is off) store it; returns the sample."""

@@ -22,3 +22,15 @@ class ReadOrTokenWrite(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         return token_may_write(request.auth, obj)
+
+
+class ReadOrSignedInWrite(permissions.BasePermission):
+    """Reads as `ReadOrTokenWrite`; writes by a signed-in user (a session with its CSRF
+    token, or a token): the view checks the role the write needs in the job's project."""
+
+    message = "Sign in or send an API token."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return user_may_read(request.user)
+        return bool(request.user and request.user.is_authenticated)

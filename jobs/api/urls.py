@@ -1,6 +1,7 @@
 """Routes of the HTTP API, mounted at /api/ (paths as in SPEC.md, no trailing slash).
 
-`current`, `past` and `statistics` come before `<uid>` so they are never read as uids.
+`current`, `past`, `statistics`, `bulk` and `trash` come before `<uid>` so they are never
+read as uids.
 """
 
 from django.urls import path
@@ -9,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from .views import (
     alerts,
     audit,
+    bulk,
     comments,
     export,
     jobs,
@@ -22,6 +24,7 @@ from .views import (
     share_links,
     stages,
     status,
+    trash,
 )
 
 urlpatterns = [
@@ -29,7 +32,10 @@ urlpatterns = [
     path("jobs/current", jobs.CurrentJobsApi.as_view(), name="api-jobs-current"),
     path("jobs/past", jobs.PastJobsApi.as_view(), name="api-jobs-past"),
     path("jobs/statistics", jobs.JobStatisticsApi.as_view(), name="api-jobs-statistics"),
+    path("jobs/bulk", bulk.JobBulkApi.as_view(), name="api-jobs-bulk"),
+    path("jobs/trash", trash.TrashListApi.as_view(), name="api-jobs-trash"),
     path("jobs/<slug:uid>", jobs.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<slug:uid>/restore", trash.JobRestoreApi.as_view(), name="api-job-restore"),
     path("jobs/<slug:uid>/metrics", metrics.JobMetricsApi.as_view(), name="api-job-metrics"),
     path("jobs/<slug:uid>/logs", logs.JobLogsApi.as_view(), name="api-job-logs"),
     path("jobs/<slug:uid>/stages", stages.JobStagesApi.as_view(), name="api-job-stages"),

@@ -37,7 +37,8 @@ def alerts_evaluate(now=None):
     now = now or timezone.now()
     jobs = Job.objects.filter(
         Q(status=JobStatus.RUNNING)
-        | Q(status=JobStatus.FAILED, finished_at__gte=now - RECENT_FAILURES)
+        | Q(status=JobStatus.FAILED, finished_at__gte=now - RECENT_FAILURES),
+        deleted_at__isnull=True,
     ).prefetch_related("stages")
     created = []
     for job in jobs:
@@ -48,7 +49,7 @@ def alerts_evaluate(now=None):
 def _rule_jobs(rule):
     """The running jobs in the rule's scope: of its project (a project rule), or that its
     owner may see (a personal rule)."""
-    jobs = Job.objects.filter(status=JobStatus.RUNNING)
+    jobs = Job.objects.filter(status=JobStatus.RUNNING, deleted_at__isnull=True)
     if rule.scope_job_id:
         jobs = jobs.filter(pk=rule.scope_job_id)
     if rule.scope_tag:

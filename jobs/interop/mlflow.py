@@ -879,7 +879,9 @@ def runs_search(caller, data):
     except SearchSyntaxError as exc:
         raise MlflowError(f"Invalid search: {exc}")
     default_id = default_project_pk()
-    jobs = Job.objects.filter(project__in=[p.pk for p in projects]).order_by("-created_at", "-id")
+    jobs = Job.objects.filter(
+        project__in=[p.pk for p in projects], deleted_at__isnull=True
+    ).order_by("-created_at", "-id")
     found = []
     for job in jobs.iterator(chunk_size=500):
         stage = mlflow_state(job).get("lifecycle", "active")

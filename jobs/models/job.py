@@ -106,6 +106,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         return super().get_queryset().alias(queue_position=F("queued_at"))
 
 
+# Days a deleted job stays restorable before the purge removes it with everything it owns.
+TRASH_DAYS = 30
+
 SIGNATURE_MAX = 255
 # Masks applied in order: what varies between two runs failing the same way.
 _SIGNATURE_MASKS = [
@@ -159,6 +162,8 @@ class Job(models.Model):
     tags_text = models.CharField(max_length=1000, blank=True, editable=False)
     config = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
+    # One or two sentences under the job's name, edited inline on the job page.
+    description = models.TextField(blank=True)
     # Where the job came from: "" (the Tuneboard client or API), "mlflow" (the MLflow
     # tracking API), "import:<kind>" (`manage.py import_runs <kind>`).
     source = models.CharField(max_length=64, blank=True)
@@ -210,6 +215,11 @@ class Job(models.Model):
     # from a run that was offline or could not reach the server at its end; null when
     # everything arrived live.
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Archived jobs leave the default lists and queries; `archived:true` finds them.
+    archived = models.BooleanField(default=False)
+    # In the trash since then (None: not deleted): hidden from every list, query, page and
+    # statistic, restorable for `TRASH_DAYS`, then purged (jobs.services.trash).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobManager()
 
@@ -232,6 +242,9 @@ class Job(models.Model):
             models.Index(fields=["status", "queued_at", "id"], name="job_queue_idx"),
             # A failed job's page: earlier failures with the same signature, newest first.
             models.Index(fields=["failure_signature", "-finished_at"], name="job_failure_sig_idx"),
+            # The trash page (deleted jobs, newest first) and the purge (deleted before the
+            # cutoff, oldest first).
+            models.Index(fields=["deleted_at"], name="job_deleted_idx"),
         ]
 
     def __str__(self):

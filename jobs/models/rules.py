@@ -178,11 +178,13 @@ class AlertRulesVersion(models.Model):
 class FiredAlertQuerySet(models.QuerySet):
     def visible_to(self, user, projects):
         """What `user` sees: their personal rules' alerts, and the alerts of the rules
-        shared with `projects` (None: every project), on jobs of `projects` only."""
+        shared with `projects` (None: every project), on jobs of `projects` only (none
+        of a job in the trash)."""
         shared = ~models.Q(rule__project=None)
         if projects is not None:
             shared &= models.Q(rule__project_id__in=projects)
         fired = self.filter(models.Q(rule__project=None, rule__owner=user) | shared)
+        fired = fired.filter(job__deleted_at__isnull=True)
         if projects is not None:
             fired = fired.filter(job__project_id__in=projects)
         return fired

@@ -36,6 +36,7 @@ from .jobs import (
     job_by_uids,
     job_detail,
     job_filter_options,
+    job_in_trash_by_uid,
     job_list_page,
     job_list_queryset,
     job_mean_step_rate,
@@ -44,6 +45,7 @@ from .jobs import (
     job_step_rate,
     job_training_status,
     jobs_in,
+    jobs_in_trash,
     past_jobs_queryset,
 )
 from .logs import LOG_LEVELS, LOG_PAGE_DEFAULT, LOG_PAGE_MAX, log_levels_at_least, log_page
@@ -125,6 +127,7 @@ __all__ = [
     "job_by_uids",
     "job_detail",
     "job_filter_options",
+    "job_in_trash_by_uid",
     "job_list_page",
     "job_list_queryset",
     "job_mean_step_rate",
@@ -133,6 +136,7 @@ __all__ = [
     "job_step_rate",
     "job_training_status",
     "jobs_in",
+    "jobs_in_trash",
     "log_levels_at_least",
     "log_page",
     "metric_best_point",

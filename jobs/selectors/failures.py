@@ -19,7 +19,7 @@ def failure_earlier(job, *, jobs=None, limit=5):
     """(count, the newest `limit`) of the jobs that failed with `job`'s signature before it."""
     if job.status != JobStatus.FAILED or not job.failure_signature:
         return 0, []
-    jobs = Job.objects.all() if jobs is None else jobs
+    jobs = Job.objects.filter(deleted_at__isnull=True) if jobs is None else jobs
     earlier = jobs.filter(status=JobStatus.FAILED, failure_signature=job.failure_signature).exclude(
         pk=job.pk
     )
@@ -34,7 +34,7 @@ def failure_next_success(job, *, jobs=None):
     or None (also when the job names no model)."""
     if not job.base_model:
         return None
-    jobs = Job.objects.all() if jobs is None else jobs
+    jobs = Job.objects.filter(deleted_at__isnull=True) if jobs is None else jobs
     return (
         jobs.filter(
             status=JobStatus.COMPLETED,
@@ -51,7 +51,7 @@ def failure_top_signatures(*, jobs=None, days=TOP_FAILURE_DAYS, limit=5, now=Non
     """The most common failure signatures of the last `days` days:
     [{"signature", "count", "last_failed_at"}], most frequent first."""
     now = now or timezone.now()
-    jobs = Job.objects.all() if jobs is None else jobs
+    jobs = Job.objects.filter(deleted_at__isnull=True) if jobs is None else jobs
     rows = (
         jobs.filter(status=JobStatus.FAILED, finished_at__gte=now - timedelta(days=days))
         .exclude(failure_signature="")

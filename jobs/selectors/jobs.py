@@ -38,8 +38,22 @@ STATISTICS_DAYS = 30
 
 def jobs_in(projects):
     """Jobs of the projects with these ids (`jobs.accounts.permissions
-    .readable_project_ids` of the reader); None means every project."""
-    return Job.objects.all() if projects is None else Job.objects.filter(project_id__in=projects)
+    .readable_project_ids` of the reader); None means every project. Jobs in the trash
+    are never among them: every list, query, page and statistic reads through here."""
+    jobs = Job.objects.filter(deleted_at__isnull=True)
+    return jobs if projects is None else jobs.filter(project_id__in=projects)
+
+
+def jobs_in_trash(projects):
+    """The deleted jobs of these projects (None: every project), most recently deleted
+    first: what the trash page lists and what may be restored."""
+    jobs = Job.objects.filter(deleted_at__isnull=False).order_by("-deleted_at", "-id")
+    return jobs if projects is None else jobs.filter(project_id__in=projects)
+
+
+def job_in_trash_by_uid(uid, *, projects=None):
+    """The deleted job with this uid among `projects`' jobs, or None."""
+    return jobs_in_trash(projects).filter(uid=uid).first()
 
 
 def job_queryset(projects=None):
@@ -54,7 +68,7 @@ def job_queryset(projects=None):
 
 def job_list_queryset(projects=None):
     """Jobs for lists and cards; wide fields no card shows are left in the database."""
-    return job_queryset(projects).defer("config", "notes", "deployment")
+    return job_queryset(projects).defer("config", "notes", "description", "deployment")
 
 
 def current_jobs_queryset(projects=None):
@@ -64,7 +78,7 @@ def current_jobs_queryset(projects=None):
     )
     return (
         job_list_queryset(projects)
-        .filter(status__in=CURRENT_STATUSES)
+        .filter(status__in=CURRENT_STATUSES, archived=False)
         .annotate(running_first=running_first)
         .order_by("running_first", F("started_at").desc(nulls_last=True), "queued_at", "id")
     )
@@ -74,7 +88,7 @@ def past_jobs_queryset(projects=None):
     """Completed, failed and cancelled jobs, most recently finished first."""
     return (
         job_list_queryset(projects)
-        .filter(status__in=FINISHED_STATUSES)
+        .filter(status__in=FINISHED_STATUSES, archived=False)
         .order_by(F("finished_at").desc(nulls_last=True), "-id")
     )
 
@@ -126,6 +140,8 @@ def job_detail(job, *, resources=None):
             "config": job.config,
             "source": job.source,
             "notes": job.notes,
+            "description": job.description,
+            "archived": job.archived,
             "stages": [stage_payload(stage) for stage in stages],
             "latest_metrics": job.latest_metrics or {},
             "metric_keys": sorted(job.latest_metrics or {}),

@@ -27,6 +27,7 @@ from .alert_rules import (
 )
 from .alerts import alert_delivery_record, alerts_sync
 from .audit import audit_record
+from .bulk import BULK_ACTIONS, BULK_MAX, bulk_clean, jobs_bulk
 from .comments import (
     comment_create,
     comment_delete,
@@ -40,6 +41,7 @@ from .jobs import (
     job_create,
     job_delete,
     job_describe,
+    job_edit,
     job_history_clear,
     job_status_update,
     job_update_details,
@@ -61,12 +63,26 @@ from .share_links import share_link_create, share_link_revoke
 from .sign_in import sign_in_identity_user
 from .stages import stage_move
 from .tokens import token_create, token_revoke
+from .trash import (
+    PURGE_BATCH,
+    PURGE_DUTY,
+    PURGE_PASS_BATCHES,
+    job_restore,
+    job_trash,
+    trash_cutoff,
+    trash_purge,
+)
 
 __all__ = [
+    "BULK_ACTIONS",
+    "BULK_MAX",
     "LOSS_KEY",
     "MAX_SAMPLES_PER_BATCH",
     "MAX_SAMPLE_META_BYTES",
     "MAX_SAMPLE_TEXT",
+    "PURGE_BATCH",
+    "PURGE_DUTY",
+    "PURGE_PASS_BATCHES",
     "SPARKLINE_POINTS",
     "Conflict",
     "InvalidInput",
@@ -83,6 +99,7 @@ __all__ = [
     "alert_rules_active",
     "alerts_sync",
     "audit_record",
+    "bulk_clean",
     "checkpoint_record",
     "comment_create",
     "comment_delete",
@@ -94,9 +111,13 @@ __all__ = [
     "job_create",
     "job_delete",
     "job_describe",
+    "job_edit",
     "job_history_clear",
+    "job_restore",
     "job_status_update",
+    "job_trash",
     "job_update_details",
+    "jobs_bulk",
     "logs_ingest",
     "member_remove",
     "member_set",
@@ -115,5 +136,7 @@ __all__ = [
     "stage_move",
     "token_create",
     "token_revoke",
+    "trash_cutoff",
+    "trash_purge",
     "uid_generate",
 ]

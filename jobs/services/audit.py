@@ -1,4 +1,5 @@
-"""The audit trail: who changed status, notes, tags, members, tokens and share links.
+"""The audit trail: who changed status, notes, tags, names, members, tokens and share links,
+and who archived, moved, deleted, restored a job (and when the trash purged it).
 
 Services call `audit_record` inside the transaction of the change they record, so the
 trail holds exactly the changes that were stored.
@@ -12,6 +13,14 @@ JOB_STATUS = "job.status"
 JOB_STOP = "job.stop"
 JOB_NOTES = "job.notes"
 JOB_TAGS = "job.tags"
+JOB_RENAME = "job.rename"
+JOB_DESCRIPTION = "job.description"
+JOB_ARCHIVE = "job.archive"
+JOB_UNARCHIVE = "job.unarchive"
+JOB_MOVE = "job.move"
+JOB_DELETE = "job.delete"
+JOB_RESTORE = "job.restore"
+JOB_PURGE = "job.purge"
 PROJECT_CREATE = "project.create"
 MEMBER_SET = "member.set"
 MEMBER_REMOVE = "member.remove"

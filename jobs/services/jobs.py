@@ -22,7 +22,15 @@ from jobs.core.validation import (
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
 
 from .alert_rules import alert_rules_on_status
-from .audit import JOB_NOTES, JOB_STATUS, JOB_STOP, JOB_TAGS, audit_record
+from .audit import (
+    JOB_DESCRIPTION,
+    JOB_NOTES,
+    JOB_RENAME,
+    JOB_STATUS,
+    JOB_STOP,
+    JOB_TAGS,
+    audit_record,
+)
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -139,6 +147,10 @@ def job_create(
         raise InvalidInput(errors)
     if cleaned.get("uid"):
         existing = Job.objects.filter(uid=cleaned["uid"]).first()
+        if existing and existing.deleted_at is not None:
+            raise Conflict(
+                f"Job {existing.uid} is in the trash: restore it, or report under another uid."
+            )
         if existing:
             return existing, False
     else:
@@ -411,6 +423,46 @@ def job_update_details(*, job, tags=None, notes=None, actor=None, token=None):
             job.notes = notes
         job.save()
         job_broadcast(job, extra={"notes": job.notes})
+    return job
+
+
+DESCRIPTION_MAX = 2000
+
+
+def job_edit(*, job, name=None, description=None, actor=None, token=None):
+    """Rename a job and/or change its description (inline on the job page and the runs
+    table). Each change is recorded in the audit trail and pushed to the job's viewers and
+    its dashboard; a blank name or one over 200 characters is an `InvalidInput` naming
+    `name`, and nothing is stored."""
+    errors = {}
+    if name is None and description is None:
+        errors["name"] = ["Send a name and/or a description."]
+    if name is not None:
+        name = parse_field(errors, "name", clean_text, name, max_length=200, required=True)
+        name = name.strip() if name is not None else None
+    if description is not None:
+        description = parse_field(
+            errors, "description", clean_text, description, max_length=DESCRIPTION_MAX
+        )
+        description = description.strip() if description is not None else None
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        changed = []
+        if name is not None and name != job.name:
+            detail = {"from": job.name, "to": name}
+            audit_record(action=JOB_RENAME, job=job, actor=actor, token=token, detail=detail)
+            job.name = name
+            changed.append("name")
+        if description is not None and description != job.description:
+            detail = {"chars": len(description)}
+            audit_record(action=JOB_DESCRIPTION, job=job, actor=actor, token=token, detail=detail)
+            job.description = description
+            changed.append("description")
+        if changed:
+            job.save(update_fields=changed)
+            job_broadcast(job, extra={"description": job.description})
     return job
 
 

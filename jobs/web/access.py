@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 
 from jobs.accounts.permissions import project_roles, readable_project_ids
-from jobs.models import Project
+from jobs.models import Project, Role
 
 SESSION_KEY = "tuneboard_project"
 
@@ -68,3 +68,14 @@ def project_menu(request):
     projects = Project.objects.all() if roles is None else Project.objects.filter(pk__in=roles)
     items = [{"project": p, "role": "admin" if roles is None else roles[p.pk]} for p in projects]
     return {"project_menu": items, "current_project": current_project(request)}
+
+
+def move_targets(request):
+    """The projects the signed-in user may move jobs into (editor or admin there)."""
+    if not request.user.is_authenticated:
+        return []
+    roles = project_roles(request.user)
+    if roles is None:
+        return list(Project.objects.order_by("name"))
+    ids = [pk for pk, role in roles.items() if role in (Role.EDITOR, Role.ADMIN)]
+    return list(Project.objects.filter(pk__in=ids).order_by("name"))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import alerts, auth, collab, compare, dashboard, job, runs, shared
+from .views import alerts, auth, collab, compare, dashboard, job, runs, shared, trash
 
 app_name = "jobs"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("job/<slug:uid>/details", job.job_details, name="job-details"),
     path("compare", compare.compare, name="compare"),
     path("runs", runs.runs, name="runs"),
+    path("trash", trash.trash, name="trash"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     # Single sign-on (OpenID Connect): 404 unless TUNEBOARD_OIDC_ISSUER is set.

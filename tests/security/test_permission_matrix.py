@@ -77,7 +77,31 @@ RULES = {
     "api-jobs-current": [("get", "/api/jobs/current", None, signed_in(200))],
     "api-jobs-past": [("get", "/api/jobs/past", None, signed_in(200))],
     "api-jobs-statistics": [("get", "/api/jobs/statistics", None, signed_in(200))],
-    "api-job": [("get", "/api/jobs/{uid}", None, JOB_READ)],
+    "api-job": [
+        ("get", "/api/jobs/{uid}", None, JOB_READ),
+        ("patch", "/api/jobs/{uid}", {"name": "renamed"}, members(200, viewer=403)),
+        ("delete", "/api/jobs/{uid}", None, members(204, viewer=403, editor=403)),
+    ],
+    # A bulk action names jobs by uid: another project's jobs are unknown uids (400).
+    "api-jobs-bulk": [
+        (
+            "post",
+            "/api/jobs/bulk",
+            {"action": "archive", "uids": ["{uid}"]},
+            members(200, viewer=403, none=400, foreign=400),
+        ),
+        (
+            "post",
+            "/api/jobs/bulk",
+            {"action": "delete", "uids": ["{uid}"]},
+            members(200, viewer=403, editor=403, none=400, foreign=400),
+        ),
+    ],
+    "api-jobs-trash": [("get", "/api/jobs/trash", None, signed_in(200))],
+    "api-job-restore": [
+        ("post", "/api/jobs/{gone}/restore", None, members(200, viewer=403, editor=403)),
+        ("post", "/api/jobs/{uid}/restore", None, members(404)),
+    ],
     "api-job-metrics": [
         ("get", "/api/jobs/{uid}/metrics", None, JOB_READ),
         ("post", "/api/jobs/{uid}/metrics", {"points": []}, TOKEN_WRITE),
@@ -278,6 +302,7 @@ RULES = {
         for method in ("get", "post", "put", "patch", "delete")
     ],
     "jobs:runs": [("get", "/runs", None, page(200, none=200))],
+    "jobs:trash": [("get", "/trash", None, page(200, none=200))],
     "jobs:alert-settings": [("get", "/settings/alerts", None, page(200, none=200))],
     # Staff only: everyone here (no staff) is sent to the admin's sign-in.
     "admin": [
@@ -352,6 +377,7 @@ def build_world():
     job2 = make_job(uid="m-job2", status=JobStatus.RUNNING, project=project)
     for each in (job, job2):
         ingest_points(each, 3)
+    services.job_trash(job=make_job(uid="m-gone", project=project))
     editor = get_user_model().objects.get(username="m-editor")
     comment = services.comment_create(job=job, author=editor, body="first")
     link, secret = services.share_link_create(jobs=[job], created_by=editor)
@@ -362,6 +388,7 @@ def build_world():
     return {
         "uid": job.uid,
         "job2": job2.uid,
+        "gone": "m-gone",
         "slug": project.slug,
         "secret": secret,
         "comment": comment.pk,

@@ -154,3 +154,38 @@ class ResourceBatchInput(serializers.Serializer):
         help_text="Uid of the job the samples belong to; default: the jobs running on host.",
     )
     samples = BatchField(item_serializer=ResourceSampleInput, max_length=1000)
+
+
+class JobEditInput(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="1–200 characters."
+    )
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="At most 2000 characters; empty clears it.",
+    )
+
+
+class JobBulkInput(serializers.Serializer):
+    action = serializers.CharField(
+        help_text="add_tag, remove_tag, move, archive, unarchive or delete."
+    )
+    uids = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=5000,
+        help_text="The jobs to change; or send `query` instead.",
+    )
+    query = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Every job the query matches (docs/query.md), as the runs table shows them.",
+    )
+    tag = serializers.CharField(
+        required=False, allow_blank=True, help_text="add_tag, remove_tag: the tag."
+    )
+    project = serializers.CharField(
+        required=False, allow_blank=True, help_text="move: the slug of the target project."
+    )

@@ -150,6 +150,10 @@ class JobDetailOutput(JobCardOutput):
         'MLflow tracking API), "import:<kind>" (manage.py import_runs).'
     )
     notes = serializers.CharField()
+    description = serializers.CharField(help_text="One or two sentences under the name.")
+    archived = serializers.BooleanField(
+        help_text="Archived jobs leave the default lists; `archived:true` finds them."
+    )
     stages = StageOutput(many=True)
     latest_metrics = serializers.DictField(child=LatestMetricOutput())
     metric_keys = serializers.ListField(child=serializers.CharField())

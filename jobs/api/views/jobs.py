@@ -10,6 +10,7 @@ from jobs import selectors, services
 from jobs.accounts.permissions import may, project_for_new_job, token_may_write
 from jobs.api.http import (
     ERRORS_JOB_READ,
+    ERRORS_JOB_WRITE,
     ERRORS_READ,
     ERRORS_WRITE,
     ApiView,
@@ -20,15 +21,18 @@ from jobs.api.http import (
     request_projects,
     request_token,
 )
-from jobs.api.serializers.inputs import JobCreateInput
+from jobs.api.permissions import ReadOrSignedInWrite
+from jobs.api.serializers.inputs import JobCreateInput, JobEditInput
 from jobs.api.serializers.outputs import JobCardOutput, JobDetailOutput, StatisticsOutput
 from jobs.core.validation import Conflict, InvalidInput
 from jobs.diagnostics.rules import job_findings_shown
 from jobs.events import job_card
 from jobs.filters import JobFilter
-from jobs.models import Job, JobStatus, Project
+from jobs.models import Job, JobStatus, Project, Role
 from jobs.query import QuerySyntaxError, query_apply
 from monitoring.selectors import resource_latest
+
+ADMINS_ONLY = "Deleting and restoring jobs needs the admin role in the project."
 
 
 def job_detail(job):
@@ -156,7 +160,15 @@ class JobStatisticsApi(ApiView):
 # --- one job -----------------------------------------------------------------------------
 
 
+def require_role(request, job, role, message):
+    """403 unless the request acts with at least `role` in the job's project."""
+    if not may(request.user, job.project_id, role, request_token(request)):
+        raise PermissionDenied(message)
+
+
 class JobDetailApi(ApiView):
+    permission_classes = [ReadOrSignedInWrite]
+
     @extend_schema(summary="One job", responses={200: JobDetailOutput, **ERRORS_JOB_READ})
     def get(self, request, uid):
         """The job card plus `config`, `notes`, `stages` (five, in order),
@@ -166,6 +178,39 @@ class JobDetailApi(ApiView):
         `step_rate` (steps/s over the last minute), `eta_seconds` and `resources` (newest
         sample), null otherwise."""
         return Response(job_detail(job_or_404(uid, request)))
+
+    @extend_schema(
+        summary="Rename a job or change its description",
+        request=JobEditInput,
+        responses={200: JobDetailOutput, **ERRORS_JOB_WRITE},
+    )
+    def patch(self, request, uid):
+        """Editors and admins of the job's project: `{"name"?, "description"?}`. Recorded
+        in the audit trail and pushed to the job's viewers; a blank name answers 400."""
+        job = job_or_404(uid, request)
+        require_role(request, job, Role.EDITOR, "Renaming needs the editor role in the project.")
+        data = body(JobEditInput, request)
+        job = services.job_edit(
+            job=job,
+            name=data.get("name"),
+            description=data.get("description"),
+            actor=request.user,
+            token=request_token(request),
+        )
+        return Response(job_detail(job))
+
+    @extend_schema(
+        summary="Move a job to the trash",
+        responses={204: None, **ERRORS_JOB_WRITE},
+    )
+    def delete(self, request, uid):
+        """Admins of the job's project: the job leaves every list, query, page and
+        statistic; `POST /api/jobs/{uid}/restore` brings it back within 30 days, after
+        which it is purged with all its data."""
+        job = job_or_404(uid, request)
+        require_role(request, job, Role.ADMIN, ADMINS_ONLY)
+        services.job_trash(job=job, actor=request.user, token=request_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- the query language ------------------------------------------------------------------

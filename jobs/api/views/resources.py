@@ -40,7 +40,9 @@ class ResourceIngestApi(IngestThrottleMixin, ApiView):
             if not token_may_write(request.auth, jobs[0]):
                 raise PermissionDenied("This token may not write to that job.")
         else:
-            running = Job.objects.filter(host=data["host"], status=JobStatus.RUNNING)
+            running = Job.objects.filter(
+                host=data["host"], status=JobStatus.RUNNING, deleted_at__isnull=True
+            )
             jobs = [job for job in running if token_may_write(request.auth, job)]
         accepted = resource_samples_ingest(host=data["host"], samples=data["samples"], jobs=jobs)
         return Response({"accepted": accepted})

@@ -29,6 +29,7 @@ def collaboration_context(request, job):
         "may_share": may_edit,
         # Editors stop a job that has not ended (the header's Stop button).
         "may_stop": may_edit and not job.is_finished,
+        "may_rename": may_edit,
         "share_links": selectors.share_link_list(job) if may_edit else [],
     }
 

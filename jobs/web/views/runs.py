@@ -16,7 +16,7 @@ from django.shortcuts import render
 from jobs import selectors
 from jobs.core.validation import InvalidInput
 
-from ..access import page_access, shown_projects
+from ..access import move_targets, page_access, shown_projects
 from ..presenters import query_error_parts, runs_column_label, runs_header, runs_row
 
 GROUPABLE = ("model", "dataset", "status", "tag")
@@ -159,6 +159,7 @@ def runs(request):
             "groups_truncated": groups_truncated,
             "group_rows_max": selectors.GROUP_ROWS_MAX,
             "metric_columns": metric_columns,
+            "move_projects": move_targets(request),
             "boot": {
                 "query": query,
                 "columns": columns,
@@ -167,6 +168,7 @@ def runs(request):
                 "page": page,
                 "view": view.pk if view else None,
                 "signedIn": request.user.is_authenticated,
+                "total": total,
                 "error": error is not None,
             },
         },

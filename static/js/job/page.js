@@ -24,6 +24,7 @@ import * as alerts from "./alerts.js";
 import * as logs from "./logs.js";
 import "./downloads.js";
 import * as notes from "./notes.js";
+import * as rename from "./rename.js";
 import * as fired from "./fired.js";
 import * as bell from "../lib/bell.js";
 import * as comments from "./comments.js";
@@ -50,8 +51,9 @@ const feed = new LiveFeed({
         break;
       case EVENTS.STATUS:
         header.apply(msg);
-        // Notes and tags follow the same push.
+        // Notes and tags, the name and description follow the same push.
         notes.apply(msg);
+        rename.apply(msg);
         break;
       case EVENTS.ALERTS:
         alerts.apply(msg);

@@ -12,6 +12,7 @@ import { DASHBOARD_SOCKET_PATH, getJSON, jobsUrl } from "../lib/api.js";
 import { EVENTS } from "../lib/events.js";
 import { LiveFeed } from "../lib/live.js";
 import { onShortcut } from "../lib/shortcuts.js";
+import * as bulk from "./bulk.js";
 import * as columns from "./columns.js";
 import * as query from "./query.js";
 import { boot, restoreOrRemember } from "./state.js";
@@ -22,6 +23,7 @@ if (!restoreOrRemember()) {
   columns.setup();
   query.setup();
   table.setup();
+  bulk.setup();
   views.setup();
 
   const feed = new LiveFeed({
@@ -30,6 +32,9 @@ if (!restoreOrRemember()) {
       switch (msg.type) {
         case EVENTS.JOB:
           table.applyJob(msg.job);
+          break;
+        case EVENTS.JOB_DELETED:
+          table.removeJob(msg.uid);
           break;
         default:
           break;

@@ -1,5 +1,6 @@
 // The rows: keyboard navigation (↑/↓ or j/k move, Enter opens, x or Space selects),
-// the selection for /compare (shared with the dashboard through sessionStorage), and
+// the selection for /compare (its first 8 jobs; shared with the dashboard through
+// sessionStorage) and for the bulk actions (bulk.js), and
 // live updates of the visible rows' status, step, progress and duration cells.
 
 import { compareUrl } from "../lib/api.js";
@@ -21,6 +22,25 @@ function loadSelection() {
 }
 
 const selected = new Set(loadSelection());
+const listeners = [];
+
+/** Call `fn(uids)` whenever the selection changes (and once now). */
+export function onSelection(fn) {
+  listeners.push(fn);
+  fn([...selected]);
+}
+
+/** The selected uids. */
+export function selection() {
+  return [...selected];
+}
+
+/** Empty the selection. */
+export function clearSelection() {
+  selected.clear();
+  saveSelection();
+  renderSelection();
+}
 
 function saveSelection() {
   try {
@@ -35,7 +55,7 @@ function rows() {
 }
 
 function renderSelection() {
-  const n = selected.size;
+  const n = Math.min(selected.size, MAX_COMPARE);
   compareLink.hidden = n < 2;
   compareLink.textContent = `Compare (${n})`;
   compareLink.href = compareUrl([...selected].slice(0, MAX_COMPARE));
@@ -43,8 +63,8 @@ function renderSelection() {
   for (const box of boxes) {
     box.checked = selected.has(box.value);
     box.closest("tr").setAttribute("aria-selected", box.checked ? "true" : "false");
-    box.disabled = !box.checked && n >= MAX_COMPARE;
   }
+  for (const fn of listeners) fn([...selected]);
   if (selectPage) {
     const all = [...boxes];
     selectPage.checked = all.length > 0 && all.every((b) => b.checked);
@@ -52,7 +72,6 @@ function renderSelection() {
 }
 
 function toggle(uid, on = !selected.has(uid)) {
-  if (on && selected.size >= MAX_COMPARE) return;
   if (on) selected.add(uid);
   else selected.delete(uid);
   saveSelection();
@@ -147,4 +166,9 @@ export function applyJob(card) {
     }
   }
   return changed;
+}
+
+/** A job went to the trash (`job_deleted`): its row leaves the table. */
+export function removeJob(uid) {
+  body.querySelector(`tr[data-uid="${CSS.escape(uid)}"]`)?.remove();
 }
