@@ -175,6 +175,48 @@ def disk_size(path):
         return None
 
 
+def _mode(mode, token):
+    """The run's mode ("online" or "offline"): the argument, else `TUNEBOARD_MODE`."""
+    mode = (mode or os.environ.get("TUNEBOARD_MODE") or "online").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)} (TUNEBOARD_MODE)")
+    if not token and mode == "online":
+        raise ValueError(
+            "token: pass token=, set TUNEBOARD_TOKEN or run `python -m tuneboard login` "
+            "(manage.py create_token makes one)"
+        )
+    return mode
+
+
+def _name_and_uid(name, uid):
+    """The job's name (default: the uid, `TUNEBOARD_RUN_ID` or the script's name) and
+    uid (default: `TUNEBOARD_RUN_ID`, else one derived from a multi-node launch, else
+    None: made from the name later)."""
+    if name is None:
+        script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
+        name = uid or os.environ.get("TUNEBOARD_RUN_ID") or script or "run"
+    uid = uid or os.environ.get("TUNEBOARD_RUN_ID") or _distributed_uid(name, os.environ)
+    if uid is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(uid)):
+        raise ValueError("uid: 1–64 characters: letters, digits, '-' and '_'")
+    return name, uid
+
+
+def _job_body(uid, *, name, model, dataset, config, tags, total_steps, total_epochs, host):
+    """The body of `POST /api/jobs` (the optional fields only when given)."""
+    body = {"uid": uid, "name": name, "model": model or "", "dataset": dataset or ""}
+    if host is not None:
+        body["host"] = host
+    if config is not None:
+        body["config"] = _json_safe(dict(config))
+    if tags is not None:
+        body["tags"] = list(tags)
+    if total_steps is not None:
+        body["total_steps"] = int(total_steps)
+    if total_epochs is not None:
+        body["total_epochs"] = float(total_epochs)
+    return body
+
+
 def init(
     server=None,
     token=None,
@@ -220,20 +262,8 @@ def init(
     only samples its node into the same job, and other ranks report nothing.
     """
     server, token = resolve(server, token)
-    mode = (mode or os.environ.get("TUNEBOARD_MODE") or "online").strip().lower()
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)} (TUNEBOARD_MODE)")
-    if not token and mode == "online":
-        raise ValueError(
-            "token: pass token=, set TUNEBOARD_TOKEN or run `python -m tuneboard login` "
-            "(manage.py create_token makes one)"
-        )
-    if name is None:
-        script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
-        name = uid or os.environ.get("TUNEBOARD_RUN_ID") or script or "run"
-    uid = uid or os.environ.get("TUNEBOARD_RUN_ID") or _distributed_uid(name, os.environ)
-    if uid is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(uid)):
-        raise ValueError("uid: 1–64 characters: letters, digits, '-' and '_'")
+    mode = _mode(mode, token)
+    name, uid = _name_and_uid(name, uid)
     if system_metrics is None:
         system_metrics = _env_flag("TUNEBOARD_SYSTEM_METRICS", True)
     if capture_console is None:
@@ -264,23 +294,19 @@ def init(
     run.raise_on_stop = bool(raise_on_stop)
     if role == "idle":
         return run
-    body = {
-        "uid": run.uid,
-        "name": name,
-        "model": model or "",
-        "dataset": dataset or "",
-    }
-    if role == "main":
-        body["host"] = host
-    if config is not None:
-        body["config"] = _json_safe(dict(config))
-    if tags is not None:
-        body["tags"] = list(tags)
+    body = _job_body(
+        run.uid,
+        name=name,
+        model=model,
+        dataset=dataset,
+        config=config,
+        tags=tags,
+        total_steps=total_steps,
+        total_epochs=total_epochs,
+        host=host if role == "main" else None,
+    )
     if total_steps is not None:
-        body["total_steps"] = int(total_steps)
         run.total_steps = int(total_steps)
-    if total_epochs is not None:
-        body["total_epochs"] = float(total_epochs)
     # Every node posts the creation (idempotent: a known uid answers with that job), so
     # a node's samples never reach the server before the job exists.
     run._post("/api/jobs", body)

@@ -51,6 +51,9 @@ from jobs.models import (
 )
 from jobs.models.rules import METRIC_CONDITIONS
 
+from .audit import JOB_STOP, audit_record
+from .broadcast import job_broadcast
+
 logger = logging.getLogger("jobs.alerts")
 
 OPERATORS = {
@@ -630,6 +633,9 @@ def alert_fire(*, rule, job, episode, message, value=None, now=None):
         if rule.action == RuleAction.STOP and not job.is_finished and not job.stop_requested_at:
             job.stop_requested_at = now
             job.save(update_fields=["stop_requested_at"])
+            detail = {"status": job.status, "step": job.current_step, "rule": rule.name}
+            audit_record(action=JOB_STOP, job=job, detail=detail)
+            job_broadcast(job)
         fired.rule, fired.job = rule, job
         _push(fired)
     return fired

@@ -31,6 +31,7 @@ from .audit import (
     JOB_TAGS,
     audit_record,
 )
+from .broadcast import job_broadcast
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -101,12 +102,6 @@ def job_stages_create(job):
     Stage.objects.bulk_create(
         [Stage(job=job, name=name, order=order) for order, name in enumerate(STAGE_ORDER)]
     )
-
-
-def job_broadcast(job, stages=None, *, extra=None):
-    card = events.job_card(job, stages)
-    broadcast_after_commit([events.dashboard_group(job.project_id)], events.job_message(card))
-    broadcast_after_commit([events.job_group(job.uid)], events.status_message(card, extra))
 
 
 def job_create(

@@ -13,7 +13,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.diagnostics.alerts import alerts_pass, rules_evaluate_time
 from jobs.diagnostics.delivery import RULE_MAX_ATTEMPTS, rule_deliveries_send
-from jobs.models import AlertDelivery, FiredAlert, Job, JobStatus, MetricPoint
+from jobs.models import AlertDelivery, AuditEvent, FiredAlert, Job, JobStatus, MetricPoint
 from tests.factories import make_job, make_user
 from tests.support.receivers import HttpReceiver, SmtpReceiver
 
@@ -141,6 +141,9 @@ def test_nan_fires_and_stop_action_requests_the_job_to_stop(owner):
     assert alert.episode == "step:2" and "is NaN or infinite: NaN at step 2" in alert.message
     job.refresh_from_db()
     assert job.stop_requested_at is not None
+    # Recorded like a stop from the page, naming the rule that asked.
+    [event] = AuditEvent.objects.filter(action="job.stop", job=job)
+    assert event.actor is None and event.detail["rule"] == alert.rule.name
 
 
 def test_no_improvement_fires_after_n_evaluations_without_a_new_best(owner):

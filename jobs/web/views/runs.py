@@ -60,13 +60,10 @@ def _page_number(raw):
         return 1
 
 
-@page_access
-def runs(request):
-    projects = shown_projects(request)
-    params = request.GET
-    view = None
-    if params.get("view"):
-        view = selectors.saved_view_by_id(params["view"])
+def _table_state(params):
+    """`(view, query, columns, sort, group, page)` the URL names; a saved view fills in
+    what the URL leaves out."""
+    view = selectors.saved_view_by_id(params["view"]) if params.get("view") else None
     query = params.get("query", view.query if view else "").strip()
     if "columns" in params:
         columns = selectors.runs_columns_clean(params["columns"].split(","))
@@ -76,8 +73,50 @@ def runs(request):
         columns = list(selectors.DEFAULT_COLUMNS)
     sort = params.get("sort", view.sort if view else "").strip()
     group = params.get("group", view.group_by if view else "").strip()
-    page = _page_number(params.get("page"))
+    return view, query, columns, sort, group, _page_number(params.get("page"))
 
+
+def _query_error(exc, query):
+    """What the page says of an invalid query, sort or column: the field, the message
+    and, for the query, the text split around the position to underline."""
+    detail = exc.detail
+    field = "query" if "query" in detail else next(iter(detail))
+    position = detail.get("position") if field == "query" else None
+    return {
+        "field": field,
+        "message": detail[field][0],
+        "position": position,
+        "parts": query_error_parts(query, position),
+    }
+
+
+def _offered_keys(projects, query, columns):
+    """The config and metric keys the column chooser offers: those of the matching
+    jobs, and the chosen ones even when the sample of jobs lacks them."""
+    config_keys, metric_keys = selectors.runs_column_keys(projects=projects, query=query)
+    config_keys = sorted(
+        set(config_keys) | {c[len("config.") :] for c in columns if c.startswith("config.")}
+    )
+    metric_keys = sorted(
+        set(metric_keys) | {c.rsplit(".", 1)[0] for c in columns if selectors.is_metric_column(c)}
+    )
+    return config_keys, metric_keys
+
+
+def _link_groups(groups, state, metric_columns):
+    """Each group's metric cells, and the link to the table of its jobs alone."""
+    for g in groups:
+        g["cells"] = [{"column": c, **g["stats"][c]} for c in metric_columns]
+        condition = group_condition(state["group"], g["value"])
+        if condition:
+            query = f"{state['query']} {condition}".strip()
+            g["href"] = runs_url(state, query=query, group="")
+
+
+@page_access
+def runs(request):
+    projects = shown_projects(request)
+    view, query, columns, sort, group, page = _table_state(request.GET)
     error = None
     total, rows, summaries = 0, [], {}
     groups, groups_truncated = [], False
@@ -95,23 +134,8 @@ def runs(request):
                 metrics=columns,
             )
     except InvalidInput as exc:
-        detail = exc.detail
-        field = "query" if "query" in detail else next(iter(detail))
-        position = detail.get("position") if field == "query" else None
-        error = {
-            "field": field,
-            "message": detail[field][0],
-            "position": position,
-            "parts": query_error_parts(query, position),
-        }
-    config_keys, metric_keys = selectors.runs_column_keys(projects=projects, query=query)
-    # Chosen keys stay offered even when the sample of jobs lacks them.
-    config_keys = sorted(
-        set(config_keys) | {c[len("config.") :] for c in columns if c.startswith("config.")}
-    )
-    metric_keys = sorted(
-        set(metric_keys) | {c.rsplit(".", 1)[0] for c in columns if selectors.is_metric_column(c)}
-    )
+        error = _query_error(exc, query)
+    config_keys, metric_keys = _offered_keys(projects, query, columns)
     pages = max(1, -(-total // selectors.RUNS_PAGE_SIZE))
     first = (page - 1) * selectors.RUNS_PAGE_SIZE + 1 if rows else 0
     saved = selectors.saved_views_of(request.user) if request.user.is_authenticated else []
@@ -121,11 +145,7 @@ def runs(request):
     header = runs_header(columns, sort)
     for cell in header:
         cell["href"] = runs_url(state, sort=cell["next_sort"])
-    for g in groups:
-        g["cells"] = [{"column": c, **g["stats"][c]} for c in metric_columns]
-        condition = group_condition(group, g["value"])
-        if condition:
-            g["href"] = runs_url(state, query=f"{query} {condition}".strip(), group="")
+    _link_groups(groups, state, metric_columns)
     return render(
         request,
         "jobs/runs.html",
