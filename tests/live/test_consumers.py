@@ -125,3 +125,27 @@ async def test_a_mention_rings_the_mentioned_users_bell_on_their_dashboard_socke
     assert await others.receive_nothing(timeout=0.3)
     await theirs.disconnect()
     await others.disconnect()
+
+
+async def test_an_archived_job_leaves_open_dashboards_and_stays_live_on_its_page():
+    user = await database_sync_to_async(make_user)(is_superuser=True)
+    job = await database_sync_to_async(make_job)(uid="to-archive", status=JobStatus.RUNNING)
+    dashboard, connected, _ = await connect("/ws/dashboard/", user)
+    assert connected
+    page, connected, _ = await connect("/ws/jobs/to-archive/", user)
+    assert connected
+
+    await database_sync_to_async(services.jobs_bulk)(jobs=[job], action="archive", actor=user)
+    # Dashboards list no archived job: the card is dropped, not redrawn.
+    assert await dashboard.receive_json_from(timeout=3) == {
+        "type": "job_deleted",
+        "uid": "to-archive",
+    }
+    message = await page.receive_json_from(timeout=3)
+    assert message["type"] == "status" and message["job"]["uid"] == "to-archive"
+
+    await database_sync_to_async(services.jobs_bulk)(jobs=[job], action="unarchive", actor=user)
+    message = await dashboard.receive_json_from(timeout=3)
+    assert message["type"] == "job" and message["job"]["uid"] == "to-archive"
+    await dashboard.disconnect()
+    await page.disconnect()
