@@ -67,6 +67,11 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_distributed.py
 	cd bench && ../$(PY) bench_report.py
 	cd bench && ../$(PY) bench_keys.py
+	cd bench && ../$(PY) bench_query.py
+	cd bench && ../$(PY) bench_alert_rules.py
+	cd bench && ../$(PY) bench_purge.py
+	cd bench && ../$(PY) bench_mlflow.py
+	cd bench && ../$(PY) bench_samples.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache
