@@ -28,15 +28,20 @@ USERNAME = "e2e-viewer"
 PASSWORD = "e2e-password-not-secret"
 
 
-@pytest.fixture(scope="package")
-def server(tmp_path_factory):
-    """`{"url", "token", "env"}` of a running server with the fixture jobs loaded (`env`:
-    its environment, for `manage` commands against the same database)."""
+def chromium_or_skip():
+    """Skip a browser test where Chromium is missing; fail it in CI, which runs them all."""
     if not os.path.exists(CHROMIUM):
         missing = f"Chromium not found at {CHROMIUM} (make test installs it)"
         if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
             pytest.fail(f"{missing}; CI runs every browser test, so this is a failure")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="package")
+def server(tmp_path_factory):
+    """`{"url", "token", "env"}` of a running server with the fixture jobs loaded (`env`:
+    its environment, for `manage` commands against the same database)."""
+    chromium_or_skip()
     data_dir = tmp_path_factory.mktemp("tuneboard-e2e")
     # The alert tests' receivers listen on loopback, which channels refuse by default.
     env = server_env(data_dir, LOG_LEVEL="WARNING", TUNEBOARD_ALERT_ALLOW_PRIVATE="1")
@@ -51,7 +56,10 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def browser(server):
+def browser():
+    """One Chromium for the whole package: Playwright's sync API runs one instance per
+    thread, so every browser test shares it (each opens its own contexts)."""
+    chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tests.support.oidc_provider import OpenIDProvider
 from tests.support.server import DaphneServer, manage, migrate, server_env
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, _page
+from .conftest import _page, chromium_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +45,7 @@ def provider():
 
 @pytest.fixture(scope="module")
 def sso_server(tmp_path_factory, provider):
-    import os
-
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    chromium_or_skip()
     data_dir = tmp_path_factory.mktemp("tuneboard-sso")
     env = server_env(
         data_dir,
@@ -65,21 +62,11 @@ def sso_server(tmp_path_factory, provider):
         yield {"url": daphne.url, "env": env}
 
 
-@pytest.fixture(scope="module")
-def sso_browser(sso_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(sso_browser, sso_server):
+def page(browser, sso_server):
     """A fresh browser context (no cookies); the test fails on any console error or
     Content Security Policy violation."""
-    context, page = _page(sso_browser, sso_server, None, {"width": 1280, "height": 900})
+    context, page = _page(browser, sso_server, None, {"width": 1280, "height": 900})
     yield page
     errors = page.console.unexpected()
     context.close()

@@ -8,7 +8,7 @@ const cardsEl = document.getElementById("cards");
 let latest = {};
 
 /** Whether the reader is signed in (the bell is shown): only then are there badges. */
-export const enabled = Boolean(cardsEl && document.getElementById("alert-bell"));
+export const enabled = Boolean(cardsEl && document.getElementById("bell"));
 
 function paint(el) {
   paintBadge(field(el, "firing"), latest[el.dataset.uid]);
