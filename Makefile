@@ -72,6 +72,7 @@ bench: install-dev chromium
 	cd bench && ../$(PY) bench_purge.py
 	cd bench && ../$(PY) bench_mlflow.py
 	cd bench && ../$(PY) bench_samples.py
+	cd bench && ../$(PY) bench_import.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .ruff_cache

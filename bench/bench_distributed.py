@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -627,8 +628,9 @@ def report(configs):
             "viewers": f"{VIEWERS} WebSocket clients (websockets library), not browsers",
             "proxy": "asyncio TCP proxy on loopback, round robin per connection",
         },
-        "note": "2-core machine shared with other test suites running at the same time: "
-        "latency and RSS figures are noisy",
+        "note": "the load generators (client processes, viewers, proxy) share the machine's "
+        "cores with the servers and databases; the load average says what else ran",
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "configurations": configs,
         "checks": checks,
     }

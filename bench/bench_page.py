@@ -144,10 +144,12 @@ COUNT_DRAWS = """(() => {
   });
 })();"""
 
-# Every chart canvas of the page: {total, onScreen, waiting: [labels]} where a chart
-# waits while it has no data, or, on screen, has not drawn its latest data yet.
+# Every chart canvas the page shows: {total, onScreen, waiting: [labels]} where a chart
+# waits while it has no data, or, on screen, has not drawn its latest data yet. Charts of
+# hidden panels (the samples' score charts of a job without samples) are not shown.
 CHART_STATE = """() => {
-  const canvases = [...document.querySelectorAll(".chart-box canvas")];
+  const canvases = [...document.querySelectorAll(".chart-box canvas")]
+    .filter((c) => !c.closest("[hidden]"));
   const waiting = [];
   let onScreen = 0;
   for (const c of canvases) {

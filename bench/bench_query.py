@@ -159,6 +159,41 @@ def timed(server, conn, path, *, cookie, n=30):
     return summary_ms(latencies[3:])
 
 
+# Navigation start → the first contentful paint, and → the table's rows in the DOM.
+PAINT = """() => {
+  const paint = performance.getEntriesByName("first-contentful-paint")[0];
+  const rows = document.querySelectorAll("table tbody tr").length;
+  return { fcp: paint ? paint.startTime : null, rows };
+}"""
+
+
+FCP_SEEN = "() => performance.getEntriesByName('first-contentful-paint').length > 0"
+
+
+def first_paint(server, path, loads=8):
+    """`/runs` in headless Chromium (signed in): first contentful paint of each warm load
+    (the first load fills the caches and is not counted), and the rows it shows."""
+    from playwright.sync_api import sync_playwright
+
+    paints, rows = [], 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies([{"name": "sessionid", "value": server.session, "url": server.url}])
+        page = context.new_page()
+        for n in range(loads + 1):
+            page.goto(server.url + path, wait_until="load")
+            page.wait_for_function(FCP_SEEN)
+            state = page.evaluate(PAINT)
+            rows = state["rows"]
+            if n:
+                paints.append(state["fcp"] / 1000)
+        browser.close()
+    return {**summary_ms(paints), "rows": rows}
+
+
 def main():
     with Server() as server:
         populate(server, 0, 1000)
@@ -172,6 +207,7 @@ def main():
             if name != "/runs"
         }
         runs = timed(server, conn, paths()["/runs"], cookie=True)
+        paint = first_paint(server, paths()["/runs"])
         database = machine()["database"]
         checks = [
             check(
@@ -184,10 +220,11 @@ def main():
         ]
         checks.append(
             check(
-                f"B9 `/runs` with 7 columns, {JOBS_LABEL} jobs ({database}), server p95",
-                f"{runs['p95_ms']} ms",
-                "≤ 1 s first paint",
-                runs["p95_ms"] <= 1000,
+                f"B9 `/runs` with 7 columns, {JOBS_LABEL} jobs ({database}), first contentful "
+                f"paint in Chromium, p95 of {paint['n']} warm loads ({paint['rows']} rows shown)",
+                f"{paint['p95_ms']} ms (server p95 {runs['p95_ms']} ms)",
+                "≤ 1 s",
+                paint["p95_ms"] <= 1000 and paint["rows"] > 0,
             )
         )
         checks.append(
@@ -207,6 +244,7 @@ def main():
             "metric_keys": METRIC_KEYS,
             "queries": {name: {**QUERIES[name], **t} for name, t in timings.items()},
             "runs_page": {**RUNS_PAGE, **runs},
+            "runs_page_first_paint": paint,
             # This machine is shared: a high load average means noisy percentiles.
             "load_average_1m": round(os.getloadavg()[0], 2),
             "queries_at_1000_jobs": at_1000,
