@@ -41,7 +41,7 @@ DIRECT = """
 import json, time
 from jobs.models import Job
 from jobs.services import metrics_ingest
-from jobs.services.alert_rules import alert_rules_on_metrics
+from jobs.services.alert_firing import alert_rules_on_metrics
 job = Job.objects.get(uid=UID)
 start = job.latest_metrics["metric/0"]["step"] + 1
 def batch(first):

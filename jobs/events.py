@@ -205,7 +205,7 @@ def resources_message(sample):
     return {"type": RESOURCES, "sample": sample}
 
 
-# --- alert rules (jobs/services/alert_rules.py) ------------------------------------------
+# --- alert rules (jobs/services/alert_rules.py, alert_firing.py) ---------------------------
 # Job group and dashboard groups: a user's alert rule fired on the job, or resolved.
 ALERT_FIRED = "alert_fired"
 

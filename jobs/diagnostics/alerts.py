@@ -19,7 +19,7 @@ from jobs import services
 from jobs.accounts.permissions import readable_project_ids
 from jobs.core.values import isoformat
 from jobs.models import AlertRule, ConditionType, FiredAlert, Job, JobStatus, MetricPoint
-from jobs.services.alert_rules import alert_message
+from jobs.services.alert_firing import alert_message
 
 from .delivery import alerts_deliver, rule_deliveries_send
 from .rules import job_findings

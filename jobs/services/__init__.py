@@ -11,19 +11,21 @@ One module per entity; this package re-exports their public functions, so caller
 
 from jobs.core.validation import Conflict, InvalidInput
 
-from .alert_rules import (
-    alert_channel_create,
-    alert_channel_delete,
+from .alert_firing import (
     alert_delivery_claim,
     alert_delivery_result,
     alert_fire,
     alert_resolve,
+    alert_rules_active,
+    rule_in_scope,
+)
+from .alert_rules import (
+    alert_channel_create,
+    alert_channel_delete,
     alert_rule_create,
     alert_rule_delete,
     alert_rule_update,
-    alert_rules_active,
     fired_alerts_mark_read,
-    rule_in_scope,
 )
 from .alerts import alert_delivery_record, alerts_sync
 from .audit import audit_record

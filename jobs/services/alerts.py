@@ -9,7 +9,7 @@ from jobs import events
 from jobs.core.push import broadcast_after_commit
 from jobs.models import Alert, Job
 
-from .alert_rules import alert_rules_on_findings
+from .alert_firing import alert_rules_on_findings
 
 
 def alerts_sync(*, job, findings, now=None):

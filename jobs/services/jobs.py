@@ -21,7 +21,7 @@ from jobs.core.validation import (
 )
 from jobs.models import FINISHED_STATUSES, STAGE_ORDER, Job, JobStatus, Stage, StageStatus
 
-from .alert_rules import alert_rules_on_status
+from .alert_firing import alert_rules_on_status
 from .audit import (
     JOB_DESCRIPTION,
     JOB_NOTES,

@@ -24,7 +24,7 @@ from jobs.models import Job, MetricPoint
 from jobs.rollups import rollups_update
 from jobs.summaries import summaries_update
 
-from .alert_rules import alert_rules_on_metrics
+from .alert_firing import alert_rules_on_metrics
 
 MAX_KEY_LENGTH = 128
 SPARKLINE_POINTS = 64

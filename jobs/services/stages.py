@@ -15,7 +15,7 @@ from jobs.core.validation import (
 )
 from jobs.models import STAGE_ORDER, Job, JobStatus, StageStatus
 
-from .alert_rules import alert_rules_on_status
+from .alert_firing import alert_rules_on_status
 from .jobs import job_broadcast, job_status_apply
 
 # --- stages ------------------------------------------------------------------------

@@ -187,10 +187,10 @@ def test_a_rule_made_in_another_process_is_seen_at_the_next_batch(owner):
     post(job, "train/loss", 1, 0.1)  # this process has read the (empty) rule set
     made = rule(owner, {"type": "nan", "key": "train/loss"})
     # Another process changes the version number only (its cache is not ours).
-    from jobs.services import alert_rules
+    from jobs.services import alert_firing
 
-    alert_rules._cache.version = -1
-    alert_rules._cache.index = alert_rules.RuleIndex([])
+    alert_firing._cache.version = -1
+    alert_firing._cache.index = alert_firing.RuleIndex([])
     post(job, "train/loss", 2, "nan")
     assert FiredAlert.objects.get().rule == made
 
