@@ -3,7 +3,7 @@
 HTTP only: authentication (the same bearer tokens as the native API, or a session),
 the ingest throttle for writes, reading the fields MLflow's client sends (query string
 for GET, JSON body otherwise) and MLflow's error shape `{"error_code", "message"}`. What
-each operation does is `jobs/interop/mlflow.py`.
+each operation does is `jobs/interop/mlflow/`.
 """
 
 from rest_framework import exceptions

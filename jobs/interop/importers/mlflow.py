@@ -1,7 +1,7 @@
 """Runs of an MLflow tracking store (a `mlruns/` directory or an MLflow server), read with
 the `mlflow` client (the optional `mlflow-skinny` extra).
 
-A run becomes a job as through the MLflow API (jobs/interop/mlflow.py): its run id is
+A run becomes a job as through the MLflow API (jobs/interop/mlflow/): its run id is
 the uid, params the config, every point of every metric's history a metric point,
 tags kept with their values (user tags also as Tuneboard tags), status and times.
 """
