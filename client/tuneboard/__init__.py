@@ -10,7 +10,8 @@ Standard library only; `log` queues and returns in microseconds, a background th
 delivers (see `tuneboard.transport`).
 """
 
-from .run import STAGES, LogHandler, Run, StopRequested, init
+from .launch import init
+from .run import STAGES, LogHandler, Run, StopRequested
 
 __all__ = ["STAGES", "LogHandler", "Run", "StopRequested", "__version__", "init"]
 __version__ = "0.1.0"

@@ -11,22 +11,19 @@ too. A stop requested from the job page arrives in a heartbeat answer: `should_s
 
 import atexit
 import contextlib
-import hashlib
 import json
 import logging
 import math
 import numbers
 import os
-import re
-import secrets
 import sys
 import threading
 import time
 import traceback
 
 from . import console
-from .config import resolve, runs_dir
-from .system import DEFAULT_INTERVAL, SystemMetrics
+from .config import runs_dir
+from .environment import _error_type, _json_safe, disk_size, distributed_role
 from .transport import Transport, hostname
 
 __all__ = [
@@ -36,7 +33,6 @@ __all__ = [
     "StopRequested",
     "disk_size",
     "distributed_role",
-    "init",
 ]
 
 STAGES = ("dataset_loading", "tokenization", "training", "validation", "save_model")
@@ -58,271 +54,6 @@ class StopRequested(Exception):
     Raised in the main thread by a run made with `raise_on_stop=True`; leaving a
     `with run:` block with it ends the job as cancelled and is not an error.
     """
-
-
-def _slug(name):
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48].strip("-") or "job"
-
-
-def _uid_from_name(name):
-    return f"{_slug(name)}-{secrets.token_hex(3)}"
-
-
-def _env_flag(name, default):
-    """An on/off environment variable: 0/false/no/off turn it off."""
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
-
-
-def _env_int(environ, name):
-    try:
-        return int(environ[name])
-    except (KeyError, ValueError):
-        return None
-
-
-def distributed_role(environ=None):
-    """This process's part in a distributed launch (torchrun, Accelerate, DeepSpeed):
-
-    - "main": not distributed, or global rank 0: reports everything;
-    - "node": local rank 0 of another node: samples its node's resources into the job;
-    - "idle": every other rank: reports nothing.
-    """
-    environ = os.environ if environ is None else environ
-    try:
-        rank = int(environ.get("RANK", 0))
-        local_rank = int(environ.get("LOCAL_RANK", rank))
-    except ValueError:
-        return "main"
-    if rank == 0:
-        return "main"
-    return "node" if local_rank == 0 else "idle"
-
-
-def _launch_key(environ):
-    """An id that every process of one distributed launch shares, or None.
-
-    torchrun's rendezvous id (`--rdzv-id`; "none" when not given), then Slurm's job id,
-    then the rendezvous address (the same for every node of a launch, but also for the
-    next launch on that address: give TUNEBOARD_RUN_ID or --rdzv-id when it repeats).
-    """
-    run_id = environ.get("TORCHELASTIC_RUN_ID", "")
-    if run_id and run_id != "none":
-        return f"torchelastic:{run_id}"
-    if environ.get("SLURM_JOB_ID"):
-        return f"slurm:{environ['SLURM_JOB_ID']}.{environ.get('SLURM_STEP_ID', '')}"
-    if environ.get("MASTER_ADDR") and environ.get("MASTER_PORT"):
-        return f"master:{environ['MASTER_ADDR']}:{environ['MASTER_PORT']}"
-    return None
-
-
-def _distributed_uid(name, environ):
-    """The job uid all processes of a multi-node launch derive alike, or None."""
-    world = _env_int(environ, "WORLD_SIZE") or 1
-    if world <= 1:
-        return None
-    local_world = _env_int(environ, "LOCAL_WORLD_SIZE")
-    if local_world is not None and local_world >= world:
-        return None  # one node: only rank 0 reports, no other process needs the uid
-    key = _launch_key(environ)
-    if key is None:
-        return None
-    digest = hashlib.sha256(f"{key}|{name}".encode()).hexdigest()[:8]
-    return f"{_slug(name)[:55]}-{digest}"
-
-
-def _error_type(exc):
-    cls = type(exc)
-    if cls.__module__ in ("builtins", "__main__"):
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _json_safe(value):
-    """`value` as JSON the server accepts: non-finite floats and unknown objects
-    (numpy scalars, paths, dtypes, …) become numbers or strings."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return _json_safe(float(value))
-    return str(value)
-
-
-def disk_size(path):
-    """Bytes on disk of a file, or of every file under a directory; None if unreadable."""
-    try:
-        if os.path.isfile(path):
-            return os.path.getsize(path)
-        if not os.path.isdir(path):
-            return None
-        total = 0
-        for root, _dirs, files in os.walk(path):
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.path.getsize(os.path.join(root, name))
-        return total
-    except OSError:
-        return None
-
-
-def _mode(mode, token):
-    """The run's mode ("online" or "offline"): the argument, else `TUNEBOARD_MODE`."""
-    mode = (mode or os.environ.get("TUNEBOARD_MODE") or "online").strip().lower()
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not one of {', '.join(MODES)} (TUNEBOARD_MODE)")
-    if not token and mode == "online":
-        raise ValueError(
-            "token: pass token=, set TUNEBOARD_TOKEN or run `python -m tuneboard login` "
-            "(manage.py create_token makes one)"
-        )
-    return mode
-
-
-def _name_and_uid(name, uid):
-    """The job's name (default: the uid, `TUNEBOARD_RUN_ID` or the script's name) and
-    uid (default: `TUNEBOARD_RUN_ID`, else one derived from a multi-node launch, else
-    None: made from the name later)."""
-    if name is None:
-        script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
-        name = uid or os.environ.get("TUNEBOARD_RUN_ID") or script or "run"
-    uid = uid or os.environ.get("TUNEBOARD_RUN_ID") or _distributed_uid(name, os.environ)
-    if uid is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(uid)):
-        raise ValueError("uid: 1–64 characters: letters, digits, '-' and '_'")
-    return name, uid
-
-
-def _job_body(uid, *, name, model, dataset, config, tags, total_steps, total_epochs, host):
-    """The body of `POST /api/jobs` (the optional fields only when given)."""
-    body = {"uid": uid, "name": name, "model": model or "", "dataset": dataset or ""}
-    if host is not None:
-        body["host"] = host
-    if config is not None:
-        body["config"] = _json_safe(dict(config))
-    if tags is not None:
-        body["tags"] = list(tags)
-    if total_steps is not None:
-        body["total_steps"] = int(total_steps)
-    if total_epochs is not None:
-        body["total_epochs"] = float(total_epochs)
-    return body
-
-
-def init(
-    server=None,
-    token=None,
-    *,
-    name=None,
-    model="",
-    dataset="",
-    config=None,
-    tags=None,
-    uid=None,
-    total_steps=None,
-    total_epochs=None,
-    host=None,
-    system_metrics=None,
-    system_metrics_interval=DEFAULT_INTERVAL,
-    capture_console=None,
-    mode=None,
-    on_stop=None,
-    raise_on_stop=False,
-    **transport_options,
-):
-    """Create (or, with a known `uid`, resume) a job and return its `Run`.
-
-    `server` and `token` default to `TUNEBOARD_SERVER` and `TUNEBOARD_TOKEN`, then to
-    what `python -m tuneboard login` stored in the user's config file. `mode` (default
-    `TUNEBOARD_MODE`, else "online"): "offline" sends nothing and writes every event to
-    the run's directory under `TUNEBOARD_DIR`, for `python -m tuneboard sync`; online,
-    events the server has not taken when the run ends are kept there too.
-
-    A stop requested from the job page sets `run.should_stop`, calls `on_stop(run)` (in
-    the client's sender thread) and, with `raise_on_stop=True`, raises `StopRequested`
-    in the main thread; finishing the run then ends the job `cancelled`. Without a
-    `uid`, `TUNEBOARD_RUN_ID` is used, else (in a multi-node launch) one derived from the
-    launch, else one made from the name, so the job can be reported even while the
-    server is unreachable: creation is queued like everything else and sent first.
-
-    `system_metrics` (default on; `TUNEBOARD_SYSTEM_METRICS=0` turns it off) samples the
-    host every `system_metrics_interval` seconds into the job. `capture_console` (default
-    on, `TUNEBOARD_CAPTURE_CONSOLE=0` off; "fd" to include child processes) sends what
-    the script prints and logs as log lines. `host` (default `TUNEBOARD_HOST` or the host
-    name) names this machine. In a distributed launch (`RANK`, `LOCAL_RANK`,
-    `WORLD_SIZE`), global rank 0 reports everything, local rank 0 of the other nodes
-    only samples its node into the same job, and other ranks report nothing.
-    """
-    server, token = resolve(server, token)
-    mode = _mode(mode, token)
-    name, uid = _name_and_uid(name, uid)
-    if system_metrics is None:
-        system_metrics = _env_flag("TUNEBOARD_SYSTEM_METRICS", True)
-    if capture_console is None:
-        capture_console = _env_flag("TUNEBOARD_CAPTURE_CONSOLE", True)
-    if capture_console not in (True, False, "python", "fd"):
-        raise ValueError('capture_console: True, False, "python" or "fd"')
-    role = distributed_role()
-    host = host or hostname()
-    if role != "main" and uid is None:
-        if role == "node":
-            print(
-                "tuneboard: this node cannot find its job (set TUNEBOARD_RUN_ID, or torchrun "
-                "--rdzv-id): its resources are not reported",
-                file=sys.stderr,
-                flush=True,
-            )
-        role = "idle"
-    run = Run(
-        server=server,
-        token=token or "",
-        uid=uid or _uid_from_name(name),
-        transport_options=transport_options,
-        role=role,
-        host=host,
-        offline=mode == "offline",
-    )
-    run.on_stop = on_stop
-    run.raise_on_stop = bool(raise_on_stop)
-    if role == "idle":
-        return run
-    body = _job_body(
-        run.uid,
-        name=name,
-        model=model,
-        dataset=dataset,
-        config=config,
-        tags=tags,
-        total_steps=total_steps,
-        total_epochs=total_epochs,
-        host=host if role == "main" else None,
-    )
-    if total_steps is not None:
-        run.total_steps = int(total_steps)
-    # Every node posts the creation (idempotent: a known uid answers with that job), so
-    # a node's samples never reach the server before the job exists.
-    run._post("/api/jobs", body)
-    if role == "main":
-        run._post(
-            f"/api/jobs/{run.uid}/status",
-            {"status": "running", "host": host, "time": time.time()},
-        )
-        if capture_console:
-            run._console = True
-            console.attach(run, "fd" if capture_console == "fd" else "python")
-    if system_metrics:
-        run._system = SystemMetrics(
-            run.transport, host=host, job=run.uid, interval=system_metrics_interval
-        )
-    return run
 
 
 class Run:

@@ -24,7 +24,8 @@ then reports from global rank 0 only and samples each other node from its local 
 
 from accelerate.tracking import GeneralTracker
 
-from ..run import _json_safe, init
+from ..environment import _json_safe
+from ..launch import init
 
 __all__ = ["TuneboardTracker"]
 

@@ -44,7 +44,7 @@ import math
 import numbers
 import os
 
-from ..run import init
+from ..launch import init
 from .generation import generate_samples, prompt_of
 
 try:

@@ -43,7 +43,8 @@ from lightning.pytorch import Trainer as LightningTrainer
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from ..run import _distributed_uid, _json_safe, _uid_from_name, init
+from ..environment import _distributed_uid, _json_safe, _uid_from_name
+from ..launch import init
 from .generation import generate_samples, prompt_of
 
 __all__ = ["TuneboardLogger", "TuneboardSamples"]
