@@ -170,7 +170,8 @@ class SyncFailed(Exception):
 def sync_run(run, *, server, token, timeout=30.0, **transport_options):
     """Upload `run`'s pending events; returns the number sent. Raises `SyncFailed` when
     the server stays unreachable for `timeout` seconds (what was accepted is recorded)."""
-    from .transport import HttpPoster, RetryLater, Transport
+    from .poster import HttpPoster, RetryLater
+    from .transport import Transport
 
     files = [(path, _read_count(path + ".sent")) for path in run.event_files()]
     todo = [(path, start, _read_events(path)) for path, start in files]

@@ -281,6 +281,45 @@ def job_status_apply(job, stages, status, *, at, error=None):
     return changed
 
 
+def _status_fields_clean(status, progress, step, epoch, total_steps, host, error, at):
+    """The fields of a status report, parsed; raises `InvalidInput` naming each bad one."""
+    errors = {}
+    if status is not None and status not in JobStatus.values:
+        errors["status"] = [
+            f'"{status}" is not a valid choice; one of {", ".join(JobStatus.values)}.'
+        ]
+    if progress is not None:
+        progress = parse_field(errors, "progress", parse_number, progress, minimum=0, maximum=100)
+    if step is not None:
+        step = parse_field(errors, "step", parse_int, step, minimum=0)
+    if epoch is not None:
+        epoch = parse_field(errors, "epoch", parse_number, epoch, minimum=0)
+    if total_steps is not None:
+        total_steps = parse_field(errors, "total_steps", parse_int, total_steps, minimum=1)
+    if host is not None:
+        host = parse_field(errors, "host", clean_text, host, max_length=255)
+    cleaned_error = job_error_clean(error, errors)
+    at = parse_field(errors, "time", parse_time, at)
+    if errors:
+        raise InvalidInput(errors)
+    return progress, step, epoch, total_steps, host, cleaned_error, at
+
+
+def _progress_apply(job, *, progress, step, epoch, total):
+    """Where the job is: its step, epoch and total; its progress as reported, else derived
+    from step and total (a completed job keeps its 100 %)."""
+    if total is not None:
+        job.total_steps = total
+    if step is not None:
+        job.current_step = step
+    if epoch is not None:
+        job.epoch = epoch
+    if progress is not None:
+        job.progress = progress
+    elif step is not None and job.total_steps and job.status != JobStatus.COMPLETED:
+        job.progress = min(100.0, 100.0 * step / job.total_steps)
+
+
 def job_status_update(
     *,
     job,
@@ -303,26 +342,9 @@ def job_status_update(
     Terminal statuses are final: a repeated identical status is a no-op (safe retries),
     any other move away from them raises `Conflict`.
     """
-    errors = {}
-    if status is not None and status not in JobStatus.values:
-        errors["status"] = [
-            f'"{status}" is not a valid choice; one of {", ".join(JobStatus.values)}.'
-        ]
-    if progress is not None:
-        progress = parse_field(errors, "progress", parse_number, progress, minimum=0, maximum=100)
-    if step is not None:
-        step = parse_field(errors, "step", parse_int, step, minimum=0)
-    if epoch is not None:
-        epoch = parse_field(errors, "epoch", parse_number, epoch, minimum=0)
-    if total_steps is not None:
-        total_steps = parse_field(errors, "total_steps", parse_int, total_steps, minimum=1)
-    if host is not None:
-        host = parse_field(errors, "host", clean_text, host, max_length=255)
-    cleaned_error = job_error_clean(error, errors)
-    at = parse_field(errors, "time", parse_time, at)
-    if errors:
-        raise InvalidInput(errors)
-
+    progress, step, epoch, total_steps, host, cleaned_error, at = _status_fields_clean(
+        status, progress, step, epoch, total_steps, host, error, at
+    )
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         old_status = job.status
@@ -342,16 +364,7 @@ def job_status_update(
         elif cleaned_error and job.status == JobStatus.FAILED:
             pass  # a retried fail() after the job is already failed changes nothing
         if not job.is_finished or status is not None:
-            if total_steps is not None:
-                job.total_steps = total_steps
-            if step is not None:
-                job.current_step = step
-            if epoch is not None:
-                job.epoch = epoch
-            if progress is not None:
-                job.progress = progress
-            elif step is not None and job.total_steps and job.status != JobStatus.COMPLETED:
-                job.progress = min(100.0, 100.0 * step / job.total_steps)
+            _progress_apply(job, progress=progress, step=step, epoch=epoch, total=total_steps)
         if host:
             job.host = host
         now = timezone.now()
