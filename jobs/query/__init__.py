@@ -7,18 +7,8 @@ config values through JSON1 (SQLite) or jsonb (PostgreSQL) with type guards, met
 summaries through one indexed `MetricSummary` lookup per job — and `sort_apply` orders
 by any column the runs table shows.
 
-Grammar (AND binds tighter than OR; `-` and NOT tighter than AND):
-
-    query   := or?
-    or      := and ("OR" and)*
-    and     := unary (["AND"] unary)*
-    unary   := ("-" | "NOT") unary | "(" or ")" | term
-    term    := field op value | field ":" "*" | word | "quoted words"
-    op      := ":" | "=" | "!=" | "<" | "<=" | ">" | ">=" | "~" | ":~" | "!~"
-    value   := bare | "quoted" | 'quoted' | /regex/ | /regex/i
-
-A syntax error raises `QuerySyntaxError` (an `InvalidInput` whose detail is
-`{"query": ["…expected …"], "position": N}`, N the 0-based offset of the error).
+The grammar is written out in `grammar.py`; a syntax error raises `QuerySyntaxError`
+there, with the position of the error.
 """
 
 from .compiler import (

@@ -148,24 +148,25 @@ def phone_page(browser, server, signed_in_state):
     assert not errors, f"browser console errors: {errors}"
 
 
+def api_post(server, path, body):
+    """POST a JSON body to the API with the server's token, as a training script does."""
+    request = urllib.request.Request(
+        f"{server['url']}{path}",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {server['token']}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 @pytest.fixture
 def report(server):
-    """POST a JSON body to the API with the session's token, as a training script does."""
-
-    def post(path, body):
-        request = urllib.request.Request(
-            f"{server['url']}{path}",
-            data=json.dumps(body).encode(),
-            headers={
-                "Authorization": f"Bearer {server['token']}",
-                "Content-Type": "application/json",
-            },
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    return post
+    """`report(path, body)`: `api_post` to this package's server."""
+    return lambda path, body: api_post(server, path, body)
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ The jobs are this module's own (after test_pages.py, whose screenshots show the 
 data only): two seeds at lr 0.001, two at lr 0.002, and one queued job with no metric.
 """
 
-import json
 import math
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
+
+from .conftest import api_post
 
 pytestmark = pytest.mark.e2e
 
@@ -54,22 +54,8 @@ def band_jobs(report):
 
 @pytest.fixture(scope="module")
 def report(server):
-    """POST with the session's token (module-scoped, for the module's jobs)."""
-
-    def post(path, body):
-        request = urllib.request.Request(
-            f"{server['url']}{path}",
-            data=json.dumps(body).encode(),
-            headers={
-                "Authorization": f"Bearer {server['token']}",
-                "Content-Type": "application/json",
-            },
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    return post
+    """`api_post` to the package's server (module-scoped, for the module's jobs)."""
+    return lambda path, body: api_post(server, path, body)
 
 
 def group_datasets(page, role="mean", count=None):
