@@ -188,5 +188,8 @@ def test_run_survives_two_server_kills_without_loss_duplicates_or_blocking(serve
         f"{report['preempted']} calls preempted by the kernel "
         f"(max {report['preempted_max_ns'] / 1e6:.2f} ms)"
     )
-    assert report["max_ns"] < 5_000_000
+    # No call waited on the network: one that did would take at least the connect
+    # timeout (seconds). Calls the kernel preempted are counted apart; what remains is
+    # waiting for the GIL behind the sender thread, a few ms at most on a loaded machine.
+    assert report["max_ns"] < 50_000_000
     assert report["preempted"] < 100  # a loaded machine, not a client that yields
