@@ -11,9 +11,8 @@ a query per card would show as 1 against 48 or 50.
 import http.client
 import json
 import subprocess
-import time
 
-from harness import PYTHON, ROOT, Server, check, machine, summary_ms, write_result
+from harness import PYTHON, ROOT, Server, check, machine, timed, write_result
 
 COUNT_QUERIES = """
 from django.test import Client
@@ -79,19 +78,6 @@ def query_counts(server):
     return eval(out.strip().splitlines()[-1])
 
 
-def timed(server, conn, path, cookie, n=40):
-    headers = {"Cookie": f"sessionid={server.session}"} if cookie else server.headers
-    latencies = []
-    for _ in range(n + 3):
-        start = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, (path, response.status)
-        latencies.append(time.perf_counter() - start)
-    return summary_ms(latencies[3:])
-
-
 # Job counts at which queries are counted: one job, one full page of the dashboard
 # (DASHBOARD_PAGE_SIZE), one full page of /api/jobs (its default page_size), many pages.
 COUNT_AT = (1, 48, 50, 1000)
@@ -105,8 +91,8 @@ def main():
             add_jobs(server, conn, jobs, n)
             jobs = n
             counts[n] = query_counts(server)
-        page = timed(server, conn, "/", cookie=True)
-        api = timed(server, conn, "/api/jobs", cookie=False)
+        page = timed(server, conn, "/", cookie=True, n=40)
+        api = timed(server, conn, "/api/jobs", cookie=False, n=40)
         per_path = {path: [counts[n][path] for n in COUNT_AT] for path in counts[1]}
         constant = all(len(set(values)) == 1 for values in per_path.values())
         shown = "; ".join(

@@ -16,10 +16,9 @@ import http.client
 import os
 import subprocess
 import sys
-import time
 from urllib.parse import urlencode
 
-from harness import PYTHON, ROOT, Server, check, machine, summary_ms, write_result
+from harness import PYTHON, ROOT, Server, check, machine, summary_ms, timed, write_result
 
 JOBS = int(os.environ.get("B9_JOBS", "10000"))
 JOBS_LABEL = f"{JOBS:,}".replace(",", " ")
@@ -144,19 +143,6 @@ def populate(server, first, last):
 def query_counts(server):
     prelude = f"PATHS = {paths()!r}\nSESSION = {server.session!r}\n"
     return eval(shell(server, prelude + COUNT_QUERIES))
-
-
-def timed(server, conn, path, *, cookie, n=30):
-    headers = {"Cookie": f"sessionid={server.session}"} if cookie else server.headers
-    latencies = []
-    for _ in range(n + 3):
-        start = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 200, (path, response.status)
-        latencies.append(time.perf_counter() - start)
-    return summary_ms(latencies[3:])
 
 
 # Navigation start → the first contentful paint, and → the table's rows in the DOM.

@@ -210,5 +210,20 @@ def write_result(name, data):
     (RESULTS / "README.md").write_text("\n".join(lines))
 
 
+def timed(server, conn, path, *, cookie, n=30):
+    """Latencies of `n` GETs of `path` on `conn` (after 3 warm-up requests), with the
+    server's session cookie or its token: `summary_ms` of them."""
+    headers = {"Cookie": f"sessionid={server.session}"} if cookie else server.headers
+    latencies = []
+    for _ in range(n + 3):
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
+        latencies.append(time.perf_counter() - start)
+    return summary_ms(latencies[3:])
+
+
 def check(what, measured, target, met):
     return {"what": what, "measured": measured, "target": target, "met": bool(met)}
