@@ -175,13 +175,14 @@ NO_VALUE = "(none)"
 def compare_groupings(jobs, diff_rows):
     """What the compare page can group its jobs by: `{name: {uid: [group label, ...]}}`
     for `model`, `tag` and each config key whose value differs between the jobs
-    (`config.<key>`), in that order. As in the runs table's grouping, a job with several
-    tags is in each tag's group; a job without the value is in the "(none)" group."""
+    (`config.<key>`, by key name: PostgreSQL's jsonb keeps no insertion order), in that
+    order. As in the runs table's grouping, a job with several tags is in each tag's
+    group; a job without the value is in the "(none)" group."""
     groupings = {
         "model": {job.uid: [job.base_model or NO_VALUE] for job in jobs},
         "tag": {job.uid: sorted(set(job.tags or [])) or [NO_VALUE] for job in jobs},
     }
-    for row in diff_rows:
+    for row in sorted(diff_rows, key=lambda row: row["key"]):
         if row["differs"]:
             groupings[f"config.{row['key']}"] = {
                 job.uid: [NO_VALUE if cell is None else str(cell)]
