@@ -71,20 +71,25 @@ def rollups_update(*, job_id, by_key):
             buckets = groups[key, width] = {}
             for point in points:
                 buckets.setdefault(point[0] // width, []).append(point)
-    # One indexed read per width of every summary the batch touches (an OR of ranges
+    # One statement, one indexed read per width joined by UNION ALL (an OR of ranges
     # would make SQLite scan all of the job's summaries).
-    existing = {}
+    reads = []
     for width in WIDTHS:
         touched = [b for (k, w), buckets in groups.items() if w == width for b in buckets]
-        rows = MetricRollup.objects.filter(
-            job_id=job_id,
-            key__in=list(by_key),
-            width=width,
-            bucket__gte=min(touched),
-            bucket__lte=max(touched),
-        ).values(*_COLUMNS[1:])
-        for r in rows:
-            existing[r["key"], width, r["bucket"]] = r
+        reads.append(
+            MetricRollup.objects.filter(
+                job_id=job_id,
+                key__in=list(by_key),
+                width=width,
+                bucket__gte=min(touched),
+                bucket__lte=max(touched),
+            )
+            .order_by()
+            .values(*_COLUMNS[1:])
+        )
+    existing = {
+        (r["key"], r["width"], r["bucket"]): r for r in reads[0].union(*reads[1:], all=True)
+    }
     rows = []
     for (key, width), buckets in groups.items():
         for bucket, new in buckets.items():

@@ -68,13 +68,19 @@ class Membership(models.Model):
         return f"{self.user} in {self.project} ({self.role})"
 
 
-def default_project_id():
+def default_project():
     """The installation's default project (created on first use): where jobs reported
-    without a project go. A callable default, so every way of making a job gets one."""
+    without a project go."""
     project, _ = Project.objects.get_or_create(
         slug=DEFAULT_PROJECT_SLUG, defaults={"name": "Default", "everyone_role": Role.EDITOR}
     )
-    return project.pk
+    return project
+
+
+def default_project_id():
+    """The default project's id: a callable default, so every way of making a job gets
+    one (a query each time: pass the project when it is known)."""
+    return default_project().pk
 
 
 def token_hash(raw_token):

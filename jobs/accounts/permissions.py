@@ -18,7 +18,7 @@ from .models import (
     ApiToken,
     Project,
     Role,
-    default_project_id,
+    default_project,
     role_at_least,
 )
 
@@ -131,9 +131,11 @@ def project_for_new_job(user, token, slug=None):
     message for the `project` field) when the token may not create jobs there; an unknown
     project reads the same as a forbidden one."""
     if slug is None:
-        named = list(token.projects.all()[:2]) if token is not None else []
-        only = named[0] if len(named) == 1 else None
-        project = only or Project.objects.get(pk=default_project_id())
+        # `token_lookup` counted the token's projects: most tokens name none, no query.
+        named = []
+        if token is not None and getattr(token, "project_count", None) != 0:
+            named = list(token.projects.all()[:2])
+        project = named[0] if len(named) == 1 else default_project()
     else:
         project = Project.objects.filter(slug=slug).first()
         if project is None:

@@ -155,11 +155,15 @@ def job_create(
         with transaction.atomic():
             # Joining the queue writes this job's row only: its position is derived from
             # `queued_at` when read, so the other queued jobs are never rewritten.
-            job = Job(**cleaned, status=JobStatus.QUEUED, created_at=now, queued_at=now)
+            job = Job(
+                **cleaned,
+                **({"project": project} if project is not None else {}),
+                status=JobStatus.QUEUED,
+                created_at=now,
+                queued_at=now,
+            )
             job.source = source
             job.external = external or {}
-            if project is not None:
-                job.project = project
             job.save()
             job_stages_create(job)
             job_broadcast(job)

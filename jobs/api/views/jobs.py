@@ -101,11 +101,14 @@ class JobListApi(_JobListBase):
             project = project_for_new_job(request.user, token, data.pop("project", None))
         except ValueError as exc:
             raise InvalidInput({"project": [str(exc)]}) from None
-        existing = selectors.jobs_in(None).filter(uid=data.get("uid") or "").first()
+        existing = None
+        if data.get("uid"):
+            existing = selectors.jobs_in(None).filter(uid=data["uid"]).first()
         if existing is not None and not may(request.user, existing.project_id, "viewer", token):
             raise Conflict("This uid is taken; choose another.")
-        target = existing or Job(uid=data.get("uid") or "", tags=data.get("tags") or [])
-        target.project = existing.project if existing else project
+        target = existing or Job(
+            uid=data.get("uid") or "", tags=data.get("tags") or [], project=project
+        )
         if not token_may_write(token, target):
             raise PermissionDenied("This token may not write to that job.")
         job, created = services.job_create(**data, project=project)
