@@ -9,9 +9,9 @@ so a spike or a NaN is never hidden, and the cost does not grow with the series.
 
 import math
 
-from django.db import transaction
 from django.db.models import Case, Max, Min, OuterRef, Subquery, Sum, When
 
+from jobs.core.upsert import upsert
 from jobs.core.values import encode_float
 
 from .models import MetricPoint, MetricRollup
@@ -142,18 +142,7 @@ def _empty(points):
 
 
 def _upsert(rows):
-    connection = transaction.get_connection()
-    qn = connection.ops.quote_name
-    table = qn(MetricRollup._meta.db_table)
-    columns = ", ".join(qn(c) for c in _COLUMNS)
-    unique = ", ".join(qn(c) for c in ("job_id", "key", "width", "bucket"))
-    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in _COLUMNS[4:])
-    marks = ", ".join(["%s"] * len(_COLUMNS))
-    # Only quoted identifiers from the model are interpolated; values are parameters.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608
-    sql += f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    upsert(MetricRollup, _COLUMNS, rows, unique=_COLUMNS[:4], update=_COLUMNS[4:])
 
 
 def series_totals(*, job_id, keys):

@@ -11,7 +11,7 @@ repeated a point, so that key's summary is recounted from the widest rollups
 Extremes skip NaN; on equal values the earliest step wins, as in the rollups.
 """
 
-from django.db import transaction
+from jobs.core.upsert import upsert
 
 from .models import MetricRollup, MetricSummary
 from .rollups import WIDTHS
@@ -107,19 +107,8 @@ def summaries_update(*, job_id, by_key):
 
 
 def _upsert(rows):
-    connection = transaction.get_connection()
-    qn = connection.ops.quote_name
-    table = qn(MetricSummary._meta.db_table)
     columns = ("job_id", "key", *_FIELDS)
-    names = ", ".join(qn(c) for c in columns)
-    unique = ", ".join(qn(c) for c in ("job_id", "key"))
-    updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in _FIELDS)
-    marks = ", ".join(["%s"] * len(columns))
-    # Only quoted identifiers from the model are interpolated; values are parameters.
-    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608
-    sql += f"ON CONFLICT ({unique}) DO UPDATE SET {updates}"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    upsert(MetricSummary, columns, rows, unique=("job_id", "key"), update=_FIELDS)
 
 
 def summaries_rebuild(*, job_id):
