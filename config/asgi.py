@@ -22,9 +22,45 @@ from jobs.live.routing import websocket_urlpatterns  # noqa: E402
 # p95 was 129 ms against a p50 of 41 ms, frozen 69 ms (bench/results/profile-series.md).
 gc.freeze()
 
+
+class HttpConcurrencyLimit:
+    """At most `limit` HTTP requests of this process inside Django at once.
+
+    Django runs each request's sync code in a thread of its own, so a burst of writers
+    made dozens of threads that took turns at the GIL with the event loop: the loop that
+    reads the channel layer and writes to WebSockets, so live pushes fell tens of seconds
+    behind (B8). A request waits here, on the loop, for a slot; its slot is freed when its
+    response starts, so a long streamed export does not hold one.
+    """
+
+    def __init__(self, app, limit):
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope, receive, send):
+        await self.slots.acquire()
+        held = True
+
+        def release():
+            nonlocal held
+            if held:
+                held = False
+                self.slots.release()
+
+        async def send_releasing(message):
+            if message["type"] == "http.response.start":
+                release()
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, send_releasing)
+        finally:
+            release()
+
+
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": HttpConcurrencyLimit(django_asgi_app, settings.TUNEBOARD_HTTP_CONCURRENCY),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -303,6 +303,10 @@ TUNEBOARD_WS_MAX_MESSAGE_BYTES = envint("TUNEBOARD_WS_MAX_MESSAGE_BYTES", 4096, 
 TUNEBOARD_WS_MAX_BACKLOG_BYTES = envint(
     "TUNEBOARD_WS_MAX_BACKLOG_BYTES", 4 * 1024 * 1024, minimum=64 * 1024
 )
+# HTTP requests one server process runs in Django at once; the others wait on the event
+# loop. Each running request holds a thread, and threads past a few only contend for
+# the GIL with the event loop that delivers live pushes (config/asgi.py).
+TUNEBOARD_HTTP_CONCURRENCY = envint("TUNEBOARD_HTTP_CONCURRENCY", 4, minimum=1)
 TUNEBOARD_ALERT_WEBHOOK = envstr("TUNEBOARD_ALERT_WEBHOOK")
 if TUNEBOARD_ALERT_WEBHOOK and not TUNEBOARD_ALERT_WEBHOOK.startswith(("http://", "https://")):
     raise ImproperlyConfigured("TUNEBOARD_ALERT_WEBHOOK must be an http:// or https:// URL")
