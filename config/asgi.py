@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 from config import daemons  # noqa: E402
 from jobs.live.routing import websocket_urlpatterns  # noqa: E402
@@ -20,6 +21,9 @@ from jobs.live.routing import websocket_urlpatterns  # noqa: E402
 # Start-up objects live until exit: keep full collections from walking them. A long
 # series read allocates ~80 000 small containers; with start-up objects in the heap its
 # p95 was 129 ms against a p50 of 41 ms, frozen 69 ms (bench/results/profile-series.md).
+# The URL patterns are resolved first, so that every view module Django would import on
+# the first request is among the frozen objects too.
+get_resolver().url_patterns  # noqa: B018  (imports every view)
 gc.freeze()
 
 
