@@ -17,6 +17,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 _layer_failing = False
+_layer_state = threading.Lock()
 # Threads that are not the server's request workers (the daemons run inside the server by
 # `jobs.embedded`) send on the server's event loop: the in-memory channel layer lives
 # there, and a second loop in another thread could not wake its sockets.
@@ -28,27 +29,39 @@ def bind_thread_to_loop(loop):
     _thread.loop = loop
 
 
+def _send(layer, group, message):
+    loop = getattr(_thread, "loop", None)
+    if loop is not None:
+        asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(10)
+    else:
+        async_to_sync(layer.group_send)(group, message)
+
+
 def group_send(group, payload):
     """Send `payload` to every socket in `group` now; log (once) instead of raising."""
     global _layer_failing
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "tb.event", "payload": payload}
     try:
-        message = {"type": "tb.event", "payload": payload}
-        loop = getattr(_thread, "loop", None)
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(10)
-        else:
-            async_to_sync(layer.group_send)(group, message)
+        try:
+            _send(layer, group, message)
+        except Exception:
+            # After Redis restarts, a connection the layer pooled before fails once and is
+            # dropped; the second try takes a fresh one (a viewer ignores a repeated push).
+            # When Redis is down both fail at once: connection refused.
+            _send(layer, group, message)
     except Exception:
-        if not _layer_failing:
+        with _layer_state:  # request threads and the daemons push at the same time
+            first, _layer_failing = not _layer_failing, True
+        if first:
             logger.exception("Live update to %s failed; writes continue without push", group)
-        _layer_failing = True
     else:
-        if _layer_failing:
+        with _layer_state:
+            recovered, _layer_failing = _layer_failing, False
+        if recovered:
             logger.warning("Live updates are flowing again")
-        _layer_failing = False
 
 
 def broadcast_after_commit(groups, payload):
