@@ -44,3 +44,30 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions():
     options = settings.DATABASES["default"]["OPTIONS"]
     assert options["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in options["init_command"]
+
+
+def test_sqlite_connections_outlive_a_request_unless_they_hold_a_transaction(
+    tmp_path, django_db_blocker
+):
+    """config.sqlite3: a closed connection goes to the next one opened on the same file,
+    with foreign keys on again; one closed inside a transaction is really closed."""
+    from django.db.utils import ConnectionHandler
+
+    with django_db_blocker.unblock():  # a database of its own, not the test one
+        handler = ConnectionHandler(
+            {"default": {"ENGINE": "config.sqlite3", "NAME": tmp_path / "db"}}
+        )
+        wrapper = handler["default"]
+        wrapper.ensure_connection()
+        first = wrapper.connection
+        first.execute("PRAGMA foreign_keys = OFF")
+        wrapper.close()
+        wrapper.ensure_connection()
+        assert wrapper.connection is first
+        assert first.execute("PRAGMA foreign_keys").fetchone() == (1,)
+
+        first.execute("BEGIN")
+        wrapper.close()
+        wrapper.ensure_connection()
+        assert wrapper.connection is not first
+        wrapper.close()

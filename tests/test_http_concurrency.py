@@ -28,8 +28,11 @@ class Gate:
 
 
 async def wait_until(condition):
-    while not condition():
-        await asyncio.sleep(0)
+    async def poll():
+        while not condition():
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(poll(), 5)  # a slot never given back fails, not hangs
 
 
 async def request(app, path, sent):
@@ -61,7 +64,7 @@ async def test_a_request_past_the_limit_waits_until_one_inside_starts_its_respon
     gate.release["/b"].set()
     await wait_until(lambda: "/b" in gate.release and not gate.release["/b"].is_set())
     gate.release["/b"].set()
-    await asyncio.gather(first, second)
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
     assert sent.count(("/a", "http.response.body")) == 2
     assert sent.count(("/b", "http.response.body")) == 2
 
@@ -76,6 +79,6 @@ async def test_a_request_that_fails_before_answering_gives_its_slot_back():
     app = HttpConcurrencyLimit(failing, 1)
     for path in ("/a", "/b"):
         with pytest.raises(RuntimeError, match="boom"):
-            await request(app, path, [])
+            await asyncio.wait_for(request(app, path, []), 5)
     assert calls == ["/a", "/b"]
     assert not app.slots.locked()

@@ -72,6 +72,12 @@ def _capped(role, cap):
     return role if role_at_least(cap, role) else cap
 
 
+def _names_projects(token):
+    """Whether `token` may be limited to named projects: False without a query when
+    `token_lookup` counted none (most tokens), True when it did not count them."""
+    return token is not None and getattr(token, "project_count", None) != 0
+
+
 def access_roles(user, token=None):
     """`{project_id: role}` for a request by `user` (through `token`, if any); None = all."""
     roles = project_roles(user)
@@ -79,8 +85,7 @@ def access_roles(user, token=None):
         return roles
     named = getattr(token, _CACHE, None)
     if named is None:
-        # `token_lookup` counted the token's projects: most tokens name none, no query.
-        if getattr(token, "project_count", None) == 0:
+        if not _names_projects(token):
             named = set()
         else:
             named = set(token.projects.values_list("pk", flat=True))
@@ -131,10 +136,7 @@ def project_for_new_job(user, token, slug=None):
     message for the `project` field) when the token may not create jobs there; an unknown
     project reads the same as a forbidden one."""
     if slug is None:
-        # `token_lookup` counted the token's projects: most tokens name none, no query.
-        named = []
-        if token is not None and getattr(token, "project_count", None) != 0:
-            named = list(token.projects.all()[:2])
+        named = list(token.projects.all()[:2]) if _names_projects(token) else []
         project = named[0] if len(named) == 1 else default_project()
     else:
         project = Project.objects.filter(slug=slug).first()
